@@ -1,0 +1,135 @@
+"""Assembles procbot from a Config: registry, supervisor, scanner, dispatcher, adapters.
+
+The daemon, the tests and the benchmarks all build procbot through
+:class:`App`, so they exercise the same wiring. Everything passed in
+(clock, environment, output) is what tests control.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from adapters.console import ConsoleAdapter
+from bot.config_loader import load_config
+from bot.event_recorder import EventRecorder
+from core.clock import Clock, SystemClock
+from core.dispatcher import Dispatcher
+from core.errors import ProcbotError
+from core.events import EventBus
+from core.permissions import Permissions
+from core.ports import Messenger
+from core.registry import Registry
+from core.scanner import Scanner
+from core.silences import Silences
+from core.spec import Config
+from core.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+MAINTENANCE_EVERY = 3600.0
+
+
+class App:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        environ: Mapping[str, str] | None = None,
+        console_out: TextIO | None = None,
+        console_events: bool = True,
+        with_adapters: bool = True,
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.environ = dict(os.environ if environ is None else environ)
+        self.host = config.procbot.host_name or socket.gethostname()
+        self.bus = EventBus()
+        self.registry = Registry(config.state_dir / "procbot.db")
+        self.supervisor = Supervisor(config, self.registry, self.bus, self.clock, self.environ)
+        self.scanner = Scanner(self.supervisor, self.registry, self.clock, config.procbot.scan_interval,
+                               config.procbot.tree_scan_every)
+        self.silences = Silences(self.registry, self.clock)
+        self.permissions = Permissions(config.permissions)
+        self.dispatcher = Dispatcher(
+            supervisor=self.supervisor, scanner=self.scanner, registry=self.registry,
+            permissions=self.permissions, silences=self.silences, clock=self.clock, host=self.host,
+            confirm_timeout=config.permissions.confirm_timeout, reload=self.reload,
+        )
+        self.recorder = EventRecorder(self.bus, self.registry)
+        self.console = ConsoleAdapter(self.bus, console_out, show_events=console_events)
+        self.messengers: dict[str, Messenger] = {"console": self.console}
+        self.adapters: list[Any] = []
+        self._with_adapters = with_adapters
+        self._tasks: list[asyncio.Task[None]] = []
+        self.extensions: list[Any] = []  # services with async start()/stop() (alerts, digests)
+
+    async def start(self) -> None:
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.config.state_dir, 0o700)
+        await self.registry.open()
+        await self.silences.load()
+        self.recorder.start()
+        await self.console.start()
+        for ext in self.extensions:
+            await ext.start()
+        await self.supervisor.start()
+        await self.scanner.scan()
+        self._tasks.append(asyncio.create_task(self.scanner.run(), name="scanner"))
+        self._tasks.append(asyncio.create_task(self._maintenance(), name="maintenance"))
+        if self._with_adapters:
+            await self._start_adapters()
+
+    async def _start_adapters(self) -> None:
+        from bot.adapters_factory import build_adapters
+
+        for adapter in build_adapters(self.config, self.dispatcher, self.environ, self.clock):
+            self.adapters.append(adapter)
+            self.messengers[adapter.platform] = adapter
+            await adapter.start()  # returns at once; the adapter connects and retries on its own
+
+    async def _maintenance(self) -> None:
+        keep = self.config.procbot.sample_retention_days * 86400
+        while True:
+            await asyncio.sleep(MAINTENANCE_EVERY)
+            now = self.clock.time()
+            try:
+                await self.registry.thin_samples(now - 86400, 900.0)
+                await self.registry.prune(now - keep)
+            except ProcbotError as e:
+                log.error("registry maintenance failed: %s", e)
+
+    async def reload(self) -> str:
+        """Re-read the config file and apply program changes, like ``supervisorctl update``."""
+        new = await asyncio.to_thread(load_config, Path(self.config.source))
+        summary = await self.supervisor.apply_config(new)
+        self.config = new
+        self.permissions.settings = new.permissions
+        return summary
+
+    async def stop(self, stop_programs: bool | None = None) -> None:
+        """Graceful shutdown: adapters first (no new commands), then background work, then programs."""
+        if stop_programs is None:
+            stop_programs = self.config.procbot.stop_programs_on_exit
+        for adapter in reversed(self.adapters):
+            with contextlib.suppress(Exception):  # noqa: BLE001 - shutdown must go on; each adapter logs its own
+                await adapter.stop()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.scanner.settled()
+        await self.supervisor.shutdown(stop_programs)
+        for ext in reversed(self.extensions):
+            await ext.stop()
+        await self.scanner.flush(final=True)
+        await self.recorder.stop()
+        await self.console.stop()
+        await self.registry.close()

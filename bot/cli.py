@@ -1,0 +1,179 @@
+"""The ``procbot`` command line.
+
+Client commands (status, start, ...) only import the standard library and
+the plain-text renderer, so ``procbot status`` starts in a few tens of
+milliseconds; ``run`` and ``check-config`` import the engine lazily.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tomllib
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_DAEMON = 0, 1, 2, 3
+CLIENT_VERBS = {
+    "status": "show programs (like supervisorctl status)",
+    "start": "start a target: program, group:NAME, glob or all",
+    "stop": "stop a target",
+    "restart": "restart a target",
+    "logs": "last lines of a program's log",
+    "info": "details of one program",
+    "history": "recent runs of one program",
+    "silence": "hold alerts for a target for a duration",
+    "unsilence": "end a silence",
+    "silences": "list active silences",
+    "digest": "post a status digest now",
+    "audit": "recent audit trail",
+    "reload": "re-read the config file and apply program changes",
+    "whoami": "who procbot thinks you are",
+}
+
+
+def _config_path(explicit: str | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("PROCBOT_CONFIG")
+    if env:
+        return Path(env)
+    for p in ("procbot.toml", "/etc/procbot/procbot.toml"):
+        if Path(p).exists():
+            return Path(p)
+    raise SystemExit(_fail("no configuration file: pass -c FILE or set PROCBOT_CONFIG", EXIT_USAGE))
+
+
+def _socket_of(config: Path) -> Path:
+    """Where the daemon for this config listens. Reads only [procbot].state_dir: no validation, no pydantic."""
+    try:
+        data = tomllib.loads(config.read_text())
+    except FileNotFoundError:
+        raise SystemExit(_fail(f"{config}: file does not exist", EXIT_USAGE)) from None
+    except tomllib.TOMLDecodeError as e:
+        raise SystemExit(_fail(f"{config}: not valid TOML: {e}", EXIT_USAGE)) from None
+    state = Path(str(data.get("procbot", {}).get("state_dir", ".state"))).expanduser()
+    if not state.is_absolute():
+        state = config.resolve().parent / state
+    return state / "procbot.sock"
+
+
+def _fail(msg: str, code: int) -> int:
+    print(f"procbot: {msg}", file=sys.stderr)
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="procbot", description="Chat-ops process supervisor.")
+    p.add_argument("-c", "--config", help="config file (default: $PROCBOT_CONFIG, ./procbot.toml)")
+    # -c works before or after the command: `procbot -c F status` and `procbot status -c F`
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+    sub.add_parser("run", help="run the daemon in the foreground", parents=[common])
+    sub.add_parser("check-config", help="validate the config file and exit", parents=[common])
+    inv = sub.add_parser("discord-invite", help="print the Discord OAuth2 invite URL", parents=[common])
+    inv.add_argument("--application-id", help="Discord application ID (default: [discord].application_id)")
+    for verb, text in CLIENT_VERBS.items():
+        sp = sub.add_parser(verb, help=text, parents=[common])
+        sp.add_argument("args", nargs="*")
+        sp.add_argument("--json", action="store_true", help="print the raw reply as JSON")
+        if verb == "logs":
+            sp.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.cmd is None:
+        _parser().print_help()
+        return EXIT_USAGE
+    if args.cmd == "run":
+        from bot.daemon import run
+
+        return run(_config_path(args.config))
+    if args.cmd == "check-config":
+        return _check_config(_config_path(args.config))
+    if args.cmd == "discord-invite":
+        return _discord_invite(args)
+    return _client(args)
+
+
+def _client(args: argparse.Namespace) -> int:
+    from adapters.text_render import render
+    from bot.control_client import DaemonUnreachable, send
+    from core.reply import Reply
+
+    text = " ".join([args.cmd, *args.args])
+    try:
+        raw = send(_socket_of(_config_path(args.config)), text)
+    except DaemonUnreachable as e:
+        return _fail(str(e), EXIT_NO_DAEMON)
+    reply = Reply.from_dict(raw)
+    if args.json:
+        print(json.dumps(raw, indent=2))
+    else:
+        print(render(reply))
+    if reply.ok and args.cmd == "logs" and getattr(args, "follow", False):
+        return _follow(Path(reply.data["path"]))
+    return EXIT_OK if reply.ok else EXIT_FAILED
+
+
+def _follow(path: Path) -> int:
+    import time
+
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            while True:
+                chunk = f.read()
+                if chunk:
+                    sys.stdout.write(chunk.decode(errors="replace"))
+                    sys.stdout.flush()
+                else:
+                    if f.tell() > path.stat().st_size:  # rotated (copy-truncate): start from the top
+                        f.seek(0)
+                    time.sleep(0.2)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except FileNotFoundError:
+        return _fail(f"{path} disappeared", EXIT_FAILED)
+
+
+def _check_config(path: Path) -> int:
+    from bot.config_check import check
+
+    try:
+        summary = check(path)
+    except Exception as e:  # noqa: BLE001 - only ConfigError is expected; see below
+        from core.errors import ConfigError
+
+        if isinstance(e, ConfigError):
+            return _fail(str(e), EXIT_USAGE)
+        raise
+    print(summary)
+    return EXIT_OK
+
+
+def _discord_invite(args: argparse.Namespace) -> int:
+    app_id = args.application_id
+    if not app_id:
+        from bot.config_loader import load_config
+        from core.errors import ConfigError
+
+        try:
+            cfg = load_config(_config_path(args.config))
+        except ConfigError as e:
+            return _fail(str(e), EXIT_USAGE)
+        app_id = cfg.discord.application_id if cfg.discord else None
+    if not app_id or not app_id.isdigit():
+        return _fail("give --application-id ID (digits) or set [discord].application_id", EXIT_USAGE)
+    from adapters.discord_invite import invite_url
+
+    print(invite_url(app_id))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""``procbot run``: the foreground daemon, its start-up and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from bot.app import App
+from bot.config_loader import load_config
+from bot.control_server import ControlServer, socket_path
+from bot.logging_setup import setup_logging
+from bot.secrets import SecretRedactor, discord_token, slack_secrets
+from core.errors import ConfigError, ProcbotError
+
+log = logging.getLogger("procbot.daemon")
+
+
+class AlreadyRunningDaemon(ProcbotError):
+    code = "daemon_running"
+
+
+def _lock(state_dir: Path) -> int:
+    """One daemon per state directory: a second one would spawn duplicates."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state_dir / "procbot.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise AlreadyRunningDaemon(f"another procbot is already running with state directory {state_dir}") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+async def serve(config_path: Path, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    config = load_config(config_path)
+    redactor = SecretRedactor()
+    if config.slack:
+        s = slack_secrets(config.slack, config, os.environ)
+        if s:
+            redactor.add(s.bot_token, s.app_token, s.signing_secret)
+    if config.discord:
+        redactor.add(discord_token(config.discord, config, os.environ))
+    setup_logging(config.state_dir, config.procbot.log_level, redactor)
+    lock_fd = _lock(config.state_dir)
+    app = App(config, console_out=out)
+    from bot.extensions import install_extensions
+
+    install_extensions(app)
+    control = ControlServer(socket_path(config.state_dir), app.dispatcher)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    reloads: set[asyncio.Task[None]] = set()
+
+    def on_hup() -> None:
+        task = asyncio.create_task(_reload(app))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    try:
+        names = ", ".join(app.supervisor.names()) or "none"
+        out.write(f"procbot on {app.host}: {len(app.supervisor.names())} programs ({names})\n"
+                  f"  config  {config.source}\n  state   {config.state_dir}\n"
+                  f"  try     procbot -c {config.source} status   (Ctrl-C stops procbot)\n")
+        out.flush()
+        await app.start()
+        await control.start()
+        log.info("procbot started pid=%d programs=%d", os.getpid(), len(app.supervisor.names()))
+        await stop.wait()
+        out.write("procbot stopping...\n")
+        out.flush()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        await asyncio.gather(*reloads, return_exceptions=True)
+        await control.stop()
+        await app.stop()
+        os.close(lock_fd)
+        log.info("procbot stopped")
+    return 0
+
+
+async def _reload(app: App) -> None:
+    try:
+        summary = await app.reload()
+        log.info("reloaded: %s", summary)
+    except ConfigError as e:
+        log.error("reload refused: %s", e)
+
+
+def run(config_path: Path) -> int:
+    try:
+        return asyncio.run(serve(config_path))
+    except ConfigError as e:
+        print(f"procbot: {e}", file=sys.stderr)
+        return 2
+    except ProcbotError as e:
+        print(f"procbot: {e}", file=sys.stderr)
+        return 1

@@ -1,0 +1,63 @@
+"""Writes lifecycle events to the registry in batches.
+
+Events reach subscribers at once through the bus; the history in SQLite
+may trail by a fraction of a second, which keeps writes batched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+
+from core.errors import RegistryError
+from core.events import EventBus, ProgramEvent
+from core.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+class EventRecorder:
+    def __init__(self, bus: EventBus, registry: Registry, batch_delay: float = 0.05) -> None:
+        self.registry = registry
+        self.bus = bus
+        self.batch_delay = batch_delay
+        self._queue = bus.subscribe(maxsize=100000)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="event-recorder")
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            await asyncio.sleep(self.batch_delay)
+            await self._write([first, *self._drain()])
+
+    def _drain(self) -> list[ProgramEvent]:
+        out = []
+        while not self._queue.empty():
+            out.append(self._queue.get_nowait())
+        return out
+
+    async def _write(self, events: list[ProgramEvent]) -> None:
+        rows = []
+        for ev in events:
+            detail = {k: v for k, v in dataclasses.asdict(ev).items()
+                      if k not in ("kind", "program", "at") and v not in (None, "", {}, 0)}
+            rows.append((ev.at, ev.program, ev.kind.value, detail))
+        try:
+            await self.registry.add_events(rows)
+        except RegistryError as e:
+            log.error("could not record %d events: %s", len(rows), e)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        rest = self._drain()
+        if rest:
+            await self._write(rest)
+        self.bus.unsubscribe(self._queue)

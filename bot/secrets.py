@@ -1,0 +1,107 @@
+"""Where tokens come from, and how they are kept out of logs and children.
+
+Tokens come from environment variables or a token file the config names,
+never from the config itself. Every secret loaded is registered with the
+:class:`SecretRedactor` so no log line can carry it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import ConfigError
+from core.spec import Config, DiscordSettings, SlackSettings
+
+# Shapes of well-known tokens, masked even when procbot did not load them itself.
+TOKEN_PATTERNS = [
+    re.compile(r"xox[abposr]-[A-Za-z0-9-]{8,}"),
+    re.compile(r"xapp-[A-Za-z0-9-]{8,}"),
+    re.compile(r"[MN][A-Za-z\d]{23,27}\.[\w-]{6}\.[\w-]{27,40}"),  # Discord bot token
+]
+
+
+@dataclass(frozen=True)
+class SlackSecrets:
+    bot_token: str
+    app_token: str | None = None
+    signing_secret: str | None = None
+
+    def __repr__(self) -> str:  # never print tokens by accident
+        return "SlackSecrets(<redacted>)"
+
+
+def _token_file(config: Config, name: str | None, section: str) -> dict[str, str]:
+    if not name:
+        return {}
+    path = config.resolve(name)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(config.source, f"{section}.token_file", f"file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(str(path), "", f"not valid TOML: {e}") from None
+    mode = path.stat().st_mode & 0o077
+    if mode:
+        logging.getLogger(__name__).warning("token file %s is readable by others; chmod 600 it", path)
+    return {k: str(v) for k, v in data.items()}
+
+
+def slack_secrets(settings: SlackSettings, config: Config, environ: Mapping[str, str]) -> SlackSecrets | None:
+    """Returns None when the credentials are absent (the adapter is then not started)."""
+    from_file = _token_file(config, settings.token_file, "slack")
+    bot = from_file.get("bot_token") or environ.get(settings.bot_token_env)
+    app = from_file.get("app_token") or environ.get(settings.app_token_env)
+    signing = from_file.get("signing_secret") or environ.get(settings.signing_secret_env)
+    if not bot:
+        return None
+    if settings.mode == "socket" and not app:
+        return None
+    if settings.mode == "http" and not signing:
+        return None
+    return SlackSecrets(bot_token=bot, app_token=app, signing_secret=signing)
+
+
+def discord_token(settings: DiscordSettings, config: Config, environ: Mapping[str, str]) -> str | None:
+    from_file = _token_file(config, settings.token_file, "discord")
+    return from_file.get("token") or environ.get(settings.token_env) or None
+
+
+def child_environment(base: Mapping[str, str], secret_names: set[str], extra: Mapping[str, str]) -> dict[str, str]:
+    """A program's environment: procbot's own minus every secret variable, plus the program's env."""
+    env = {k: v for k, v in base.items() if k not in secret_names}
+    env.update(extra)
+    return env
+
+
+class SecretRedactor(logging.Filter):
+    """Masks known secrets and token-shaped strings in every log record."""
+
+    def __init__(self, secrets: list[str] | None = None) -> None:
+        super().__init__()
+        self._secrets: list[str] = [s for s in (secrets or []) if s and len(s) >= 6]
+
+    def add(self, *secrets: str | None) -> None:
+        self._secrets.extend(s for s in secrets if s and len(s) >= 6)
+
+    def redact(self, text: str) -> str:
+        for s in self._secrets:
+            text = text.replace(s, "[redacted]")
+        for pat in TOKEN_PATTERNS:
+            text = pat.sub("[redacted]", text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        clean = self.redact(msg)
+        if clean != msg:
+            record.msg, record.args = clean, None
+        return True
+
+
+def read_secret_file(path: Path) -> str:
+    return path.read_text().strip()

@@ -1,0 +1,31 @@
+"""Who issued a command, and from where."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A platform identity. Grants match ``user_id`` and ``groups``, never display names.
+
+    ``groups`` holds Slack user-group IDs or Discord role IDs the adapter
+    resolved for this user. ``local`` is the host operator (CLI, console),
+    who acts as admin because reaching the owner-only socket already proves it.
+    """
+
+    platform: str  # slack | discord | console | cli
+    user_id: str
+    display_name: str = ""
+    groups: frozenset[str] = field(default_factory=frozenset)
+    local: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.platform}:{self.user_id}"
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    actor: Actor
+    channel: str | None = None

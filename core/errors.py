@@ -1,0 +1,100 @@
+"""procbot's error hierarchy.
+
+Every error carries a message written for the person who typed the command
+(a chat user or an operator at the terminal), so a boundary can show
+``str(err)`` as it is. Boundaries log each error once, with context.
+"""
+
+from __future__ import annotations
+
+
+class ProcbotError(Exception):
+    """Base of every error procbot raises on purpose."""
+
+    #: short machine-readable code, stable across versions (used in JSON replies)
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(ProcbotError):
+    """The command text or its arguments are malformed."""
+
+    code = "invalid_input"
+
+
+class NotFound(ProcbotError):
+    """A program, group or other named thing does not exist."""
+
+    code = "not_found"
+
+    def __init__(self, message: str, suggestions: list[str] | None = None) -> None:
+        self.suggestions = list(suggestions or [])
+        if self.suggestions:
+            message = f"{message} Did you mean: {', '.join(self.suggestions)}?"
+        super().__init__(message)
+
+
+class AlreadyRunning(ProcbotError):
+    code = "already_running"
+
+
+class NotRunning(ProcbotError):
+    code = "not_running"
+
+
+class Unauthorized(ProcbotError):
+    """The actor lacks the role this command needs."""
+
+    code = "unauthorized"
+
+
+class SpawnFailed(ProcbotError):
+    """The OS refused to start the program (missing executable, bad cwd, ...)."""
+
+    code = "spawn_failed"
+
+
+class ConfirmationExpired(ProcbotError):
+    code = "confirmation_expired"
+
+
+class ConfigError(ProcbotError):
+    """Configuration is unusable; names the file and the key."""
+
+    code = "config_error"
+
+    def __init__(self, path: str, key: str, problem: str) -> None:
+        self.path = path
+        self.key = key
+        self.problem = problem
+        where = f"{path}: {key}" if key else path
+        super().__init__(f"{where}: {problem}")
+
+
+class RegistryError(ProcbotError):
+    """The SQLite registry failed (disk full, corrupt file, locked)."""
+
+    code = "registry_error"
+
+
+class DeliveryError(ProcbotError):
+    """A chat platform refused or failed to take a message."""
+
+    code = "delivery_error"
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class DaemonUnavailable(ProcbotError):
+    """The CLI could not reach a running daemon."""
+
+    code = "daemon_unavailable"

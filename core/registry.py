@@ -1,0 +1,313 @@
+"""The SQLite registry: one writer connection, WAL, forward migrations.
+
+History lives here (runs, events, samples, audit, outbox); the config stays
+the source of truth for program specs, which are mirrored into ``programs``
+so history queries can join on them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from core.errors import RegistryError
+from core.schema import MIGRATIONS
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: int
+    program: str
+    pid: int
+    start_ticks: int
+    started_at: float
+    ended_at: float | None
+    exit_code: int | None
+    signal: str | None
+    reason: str | None
+    started_by: str
+    adopted: bool
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    at: float
+    platform: str
+    user_id: str
+    user_name: str
+    channel: str | None
+    command: str
+    outcome: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class SampleRow:
+    program: str
+    at: float
+    span: float
+    n: int
+    cpu_avg: float
+    cpu_max: float
+    rss_avg: float
+    rss_max: int
+    up_n: int
+
+
+class Registry:
+    """Async access to the SQLite file. Every method is safe to await from the loop."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RegistryError("The registry is not open.")
+        return self._db
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._db.execute("PRAGMA journal_mode=WAL")
+            await self._db.execute("PRAGMA synchronous=NORMAL")
+            await self._db.execute("PRAGMA busy_timeout=5000")
+            await self._db.execute("PRAGMA foreign_keys=ON")
+            await self._migrate()
+        except sqlite3.Error as e:
+            raise RegistryError(f"Cannot open the registry {self.path}: {e}") from e
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def _migrate(self) -> None:
+        db = self.db
+        await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        async with db.execute("SELECT version FROM schema_version") as cur:
+            row = await cur.fetchone()
+        version = row[0] if row else 0
+        if version > len(MIGRATIONS):
+            raise RegistryError(
+                f"The registry {self.path} is from a newer procbot (schema {version}); upgrade procbot."
+            )
+        for i in range(version, len(MIGRATIONS)):
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in _split_sql(MIGRATIONS[i]):
+                    await db.execute(stmt)
+                if i == 0 and not row:
+                    await db.execute("INSERT INTO schema_version(version) VALUES (1)")
+                else:
+                    await db.execute("UPDATE schema_version SET version = ?", (i + 1,))
+                await db.execute("COMMIT")
+            except sqlite3.Error:
+                await db.execute("ROLLBACK")
+                raise
+            row = (i + 1,)
+
+    async def schema_version(self) -> int:
+        async with self.db.execute("SELECT version FROM schema_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    # -- helpers ---------------------------------------------------------
+    async def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
+        try:
+            cur = await self.db.execute(sql, params)
+            rowid = cur.lastrowid or 0
+            await cur.close()
+            return rowid
+        except sqlite3.Error as e:
+            raise RegistryError(f"Registry write failed: {e}") from e
+
+    async def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        try:
+            await self.db.execute("BEGIN")
+            await self.db.executemany(sql, rows)
+            await self.db.execute("COMMIT")
+        except sqlite3.Error as e:
+            await self.db.execute("ROLLBACK")
+            raise RegistryError(f"Registry write failed: {e}") from e
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            async with self.db.execute(sql, params) as cur:
+                return list(await cur.fetchall())
+        except sqlite3.Error as e:
+            raise RegistryError(f"Registry read failed: {e}") from e
+
+    # -- programs --------------------------------------------------------
+    async def sync_programs(self, specs: list[tuple[str, str, str, str | None]], now: float) -> None:
+        """Mirror config specs: (name, kind, spec_json, group). Names no longer configured are removed."""
+        names = [s[0] for s in specs]
+        await self._many(
+            "INSERT INTO programs(name, kind, spec_json, grp, updated_at) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(name) DO UPDATE SET kind=excluded.kind, spec_json=excluded.spec_json, "
+            "grp=excluded.grp, updated_at=excluded.updated_at",
+            [(n, k, j, g, now) for n, k, j, g in specs],
+        )
+        marks = ",".join("?" * len(names)) or "''"
+        await self._exec(f"DELETE FROM programs WHERE name NOT IN ({marks})", names)
+
+    # -- runs ------------------------------------------------------------
+    async def run_started(
+        self, program: str, pid: int, start_ticks: int, at: float, by: str, adopted: bool = False
+    ) -> int:
+        return await self._exec(
+            "INSERT INTO runs(program, pid, start_ticks, started_at, started_by, adopted) VALUES (?,?,?,?,?,?)",
+            (program, pid, start_ticks, at, by, int(adopted)),
+        )
+
+    async def run_ended(
+        self, run_id: int, at: float, exit_code: int | None, signal: str | None, reason: str
+    ) -> None:
+        await self._exec(
+            "UPDATE runs SET ended_at=?, exit_code=?, signal=?, reason=? WHERE id=? AND ended_at IS NULL",
+            (at, exit_code, signal, reason, run_id),
+        )
+
+    async def open_runs(self) -> list[RunRow]:
+        rows = await self._all("SELECT * FROM runs WHERE ended_at IS NULL ORDER BY id")
+        return [RunRow(*r[:10], adopted=bool(r[10])) for r in rows]
+
+    async def runs(self, program: str, limit: int = 20) -> list[RunRow]:
+        rows = await self._all(
+            "SELECT * FROM runs WHERE program=? ORDER BY id DESC LIMIT ?", (program, limit)
+        )
+        return [RunRow(*r[:10], adopted=bool(r[10])) for r in rows]
+
+    async def runs_between(self, since: float, until: float) -> list[RunRow]:
+        rows = await self._all(
+            "SELECT * FROM runs WHERE started_at < ? AND (ended_at IS NULL OR ended_at >= ?) ORDER BY id",
+            (until, since),
+        )
+        return [RunRow(*r[:10], adopted=bool(r[10])) for r in rows]
+
+    # -- events ----------------------------------------------------------
+    async def add_events(self, rows: list[tuple[float, str, str, dict[str, Any]]]) -> None:
+        await self._many(
+            "INSERT INTO events(at, program, kind, detail_json) VALUES (?,?,?,?)",
+            [(at, p, k, json.dumps(d, default=str)) for at, p, k, d in rows],
+        )
+
+    async def events(
+        self, program: str | None = None, since: float = 0.0, limit: int = 100, kinds: Sequence[str] = ()
+    ) -> list[tuple[float, str, str, dict[str, Any]]]:
+        sql = "SELECT at, program, kind, detail_json FROM events WHERE at >= ?"
+        params: list[Any] = [since]
+        if program is not None:
+            sql += " AND program = ?"
+            params.append(program)
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            params.extend(kinds)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+        rows = await self._all(sql, params)
+        return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    async def count_events(self, since: float, until: float, kinds: Sequence[str]) -> dict[str, dict[str, int]]:
+        rows = await self._all(
+            f"SELECT program, kind, COUNT(*) FROM events WHERE at >= ? AND at < ? "
+            f"AND kind IN ({','.join('?' * len(kinds))}) GROUP BY program, kind",
+            [since, until, *kinds],
+        )
+        out: dict[str, dict[str, int]] = {}
+        for program, kind, n in rows:
+            out.setdefault(program, {})[kind] = n
+        return out
+
+    # -- samples ---------------------------------------------------------
+    async def add_samples(self, rows: list[SampleRow]) -> None:
+        if rows:
+            await self._many(
+                "INSERT INTO samples(program, at, span, n, cpu_avg, cpu_max, rss_avg, rss_max, up_n) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                [
+                    (r.program, r.at, r.span, r.n, r.cpu_avg, r.cpu_max, r.rss_avg, r.rss_max, r.up_n)
+                    for r in rows
+                ],
+            )
+
+    async def sample_summary(self, since: float, until: float) -> dict[str, dict[str, float]]:
+        """Per program: weighted CPU/RSS average, peaks, and the fraction of samples that were up."""
+        rows = await self._all(
+            "SELECT program, SUM(n), SUM(cpu_avg*n), MAX(cpu_max), SUM(rss_avg*n), MAX(rss_max), SUM(up_n) "
+            "FROM samples WHERE at >= ? AND at < ? GROUP BY program",
+            (since, until),
+        )
+        out: dict[str, dict[str, float]] = {}
+        for program, n, cpu_sum, cpu_max, rss_sum, rss_max, up in rows:
+            if not n:
+                continue
+            out[program] = {
+                "n": n,
+                "cpu_avg": cpu_sum / n,
+                "cpu_max": cpu_max,
+                "rss_avg": rss_sum / n,
+                "rss_max": rss_max,
+                "up_fraction": up / n,
+            }
+        return out
+
+    async def thin_samples(self, before: float, span: float) -> None:
+        """Fold samples older than ``before`` into buckets of ``span`` seconds (keeps digests cheap)."""
+        await self.db.execute("BEGIN")
+        try:
+            await self.db.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS thin AS SELECT * FROM samples WHERE 0"
+            )
+            await self.db.execute("DELETE FROM thin")
+            await self.db.execute(
+                "INSERT INTO thin SELECT program, CAST(at / ? AS INTEGER) * ?, ?, SUM(n), "
+                "SUM(cpu_avg*n)/SUM(n), MAX(cpu_max), SUM(rss_avg*n)/SUM(n), MAX(rss_max), SUM(up_n) "
+                "FROM samples WHERE at < ? AND span < ? GROUP BY program, CAST(at / ? AS INTEGER)",
+                (span, span, span, before, span, span),
+            )
+            await self.db.execute("DELETE FROM samples WHERE at < ? AND span < ?", (before, span))
+            await self.db.execute("INSERT INTO samples SELECT * FROM thin")
+            await self.db.execute("COMMIT")
+        except sqlite3.Error as e:
+            await self.db.execute("ROLLBACK")
+            raise RegistryError(f"Thinning samples failed: {e}") from e
+
+    async def prune(self, before: float) -> None:
+        await self._exec("DELETE FROM samples WHERE at < ?", (before,))
+        await self._exec("DELETE FROM events WHERE at < ?", (before,))
+
+    # -- audit -----------------------------------------------------------
+    async def audit(
+        self,
+        at: float,
+        platform: str,
+        user_id: str,
+        user_name: str,
+        channel: str | None,
+        command: str,
+        outcome: str,
+        detail: str = "",
+    ) -> int:
+        return await self._exec(
+            "INSERT INTO audit(at, platform, user_id, user_name, channel, command, outcome, detail) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (at, platform, user_id, user_name, channel, command, outcome, detail),
+        )
+
+    async def audit_rows(self, limit: int = 20) -> list[AuditRow]:
+        rows = await self._all("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+        return [AuditRow(*r) for r in rows]
+
+
+def _split_sql(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]

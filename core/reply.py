@@ -1,0 +1,94 @@
+"""Platform-neutral replies.
+
+The dispatcher returns a :class:`Reply`; each adapter renders it natively
+(Slack blocks, Discord embeds, plain text). This module imports nothing
+heavy because the CLI client renders replies too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Tone(StrEnum):
+    """Colour of a reply: adapters map it to embed colours or emoji."""
+
+    INFO = "info"
+    OK = "ok"
+    WARN = "warn"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    value: str
+    inline: bool = True
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: list[str]
+    rows: list[list[str]]
+    #: per row, the program state (running, backoff, ...) so renderers can add emoji/colour
+    states: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    #: opaque value handed back to Dispatcher.press(); never shown to users
+    value: str
+    style: str = "default"  # default | primary | danger
+
+
+@dataclass
+class Reply:
+    title: str
+    text: str = ""
+    tone: Tone = Tone.INFO
+    fields: list[Field] = field(default_factory=list)
+    table: Table | None = None
+    code: str | None = None
+    buttons: list[Button] = field(default_factory=list)
+    #: only the asker should see it (errors, refusals, confirmations)
+    ephemeral: bool = True
+    #: machine-readable payload for --json and tests
+    data: dict[str, Any] = field(default_factory=dict)
+    ok: bool = True
+    error_code: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["tone"] = self.tone.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Reply:
+        table = d.get("table")
+        return cls(
+            title=d["title"],
+            text=d.get("text", ""),
+            tone=Tone(d.get("tone", "info")),
+            fields=[Field(**f) for f in d.get("fields", [])],
+            table=Table(**table) if table else None,
+            code=d.get("code"),
+            buttons=[Button(**b) for b in d.get("buttons", [])],
+            ephemeral=d.get("ephemeral", True),
+            data=d.get("data", {}),
+            ok=d.get("ok", True),
+            error_code=d.get("error_code"),
+        )
+
+    @classmethod
+    def error(cls, err: Exception, *, code: str = "error") -> Reply:
+        return cls(
+            title="Error",
+            text=str(err),
+            tone=Tone.ERROR,
+            ok=False,
+            error_code=getattr(err, "code", code),
+            ephemeral=True,
+        )

@@ -1,0 +1,376 @@
+"""One managed program: spawn, watch, stop, and the restart policy.
+
+All transitions for a program go through its runner, and every
+request-driven transition holds the runner's lock, so two restarts of one
+program at once never spawn two copies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from core import procfs
+from core.clock import Clock
+from core.errors import AlreadyRunning, NotRunning, SpawnFailed
+from core.events import EventBus, EventKind, ProgramEvent
+from core.exit_watch import ExitStatus, ExitWatcher
+from core.log_files import log_path, open_for_child
+from core.program_state import ProgramState, State
+from core.registry import Registry
+from core.spec import ProgramSpec
+
+log = logging.getLogger(__name__)
+
+GROUP_SWEEP_POLL = 0.02
+
+
+class ProgramRunner:
+    def __init__(
+        self,
+        spec: ProgramSpec,
+        *,
+        registry: Registry,
+        bus: EventBus,
+        clock: Clock,
+        log_dir: Path,
+        base_dir: Path,
+        env: Mapping[str, str],
+        tasks: Callable[[asyncio.Task[None]], None],
+    ) -> None:
+        self.spec = spec
+        self.registry = registry
+        self.bus = bus
+        self.clock = clock
+        self.log_dir = log_dir
+        self.base_dir = base_dir
+        self.env = dict(env)
+        self._own_task = tasks
+        self.lock = asyncio.Lock()
+        self.st = ProgramState(name=spec.name, kind="managed", group=spec.group)
+        self._popen: subprocess.Popen[bytes] | None = None
+        self._watcher: ExitWatcher | None = None
+        self._exited: asyncio.Event = asyncio.Event()
+        self._restart_timer: asyncio.TimerHandle | None = None
+        self._uptime_timer: asyncio.TimerHandle | None = None
+        self._stopping = False
+
+    # -- public operations (callers hold no lock; we take it) -------------
+    async def start(self, by: str) -> None:
+        async with self.lock:
+            await self._start_locked(by, manual=True)
+
+    async def stop(self, by: str) -> None:
+        async with self.lock:
+            await self._stop_locked(by)
+
+    async def restart(self, by: str) -> None:
+        async with self.lock:
+            if self.st.state.is_up:
+                await self._stop_locked(by)
+            await self._start_locked(by, manual=True)
+
+    # -- spawning --------------------------------------------------------
+    async def _start_locked(self, by: str, manual: bool) -> None:
+        st = self.st
+        if st.state in (State.STARTING, State.RUNNING):
+            raise AlreadyRunning(f"`{st.name}` is already running (pid {st.pid}).")
+        self._cancel_restart_timer()
+        if manual:
+            st.failures.clear()
+            st.quick_failures = 0
+            st.restarts = 0
+        await self._spawn(by)
+
+    async def _spawn(self, by: str) -> None:
+        st, spec = self.st, self.spec
+        cwd = str(self._resolve(spec.cwd)) if spec.cwd else None
+        path = log_path(self.log_dir, spec.name)
+        fd = open_for_child(path)
+        try:
+            popen = subprocess.Popen(  # argv list, never a shell
+                spec.command,
+                cwd=cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=fd,
+                stderr=fd,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except (OSError, ValueError) as e:
+            st.state = State.SPAWN_ERROR
+            st.pid = None
+            st.message = _spawn_error_text(spec, cwd, e)
+            self.bus.publish(
+                ProgramEvent(
+                    EventKind.SPAWN_FAILED, st.name, self.clock.time(), message=st.message, by=by,
+                    group=st.group, next_action="not restarting until started by hand",
+                )
+            )
+            raise SpawnFailed(st.message) from e
+        finally:
+            os.close(fd)
+        pid = popen.pid
+        ticks = procfs.start_ticks(pid) or 0
+        now = self.clock.time()
+        self._popen = popen
+        st.pid, st.start_ticks = pid, ticks
+        st.started_at, st.started_mono = now, self.clock.monotonic()
+        st.adopted = False
+        st.message = ""
+        st.next_start_at = None
+        st.state = State.STARTING
+        self._exited = asyncio.Event()
+        self._watch(is_child=True)
+        st.run_id = await self.registry.run_started(st.name, pid, ticks, now, by)
+        self.bus.publish(ProgramEvent(EventKind.STARTED, st.name, now, pid=pid, by=by, group=st.group))
+        self._arm_uptime_timer(self.spec.min_uptime)
+        log.info("started %s pid=%d by=%s", st.name, pid, by)
+
+    def adopt(self, run_id: int, pid: int, ticks: int, started_at: float) -> bool:
+        """Take over a process a previous procbot started; False if it is gone."""
+        st = self.st
+        st.pid, st.start_ticks, st.run_id = pid, ticks, run_id
+        st.started_at = started_at
+        uptime = max(0.0, self.clock.time() - started_at)
+        st.started_mono = self.clock.monotonic() - uptime
+        st.adopted = True
+        self._exited = asyncio.Event()
+        if not self._watch(is_child=False):
+            return False
+        st.state = State.RUNNING if uptime >= self.spec.min_uptime else State.STARTING
+        if st.state is State.STARTING:
+            self._arm_uptime_timer(self.spec.min_uptime - uptime)
+        self.bus.publish(
+            ProgramEvent(EventKind.STARTED, st.name, self.clock.time(), pid=pid, by="adopted", group=st.group)
+        )
+        return True
+
+    def _watch(self, is_child: bool) -> bool:
+        assert self.st.pid is not None
+        loop = asyncio.get_running_loop()
+        self._watcher = ExitWatcher(loop, self.st.pid, is_child, self._on_exit)
+        return self._watcher.start()
+
+    def _arm_uptime_timer(self, delay: float) -> None:
+        if self._uptime_timer:
+            self._uptime_timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._uptime_timer = loop.call_later(max(0.0, delay), self._reached_uptime)
+
+    def _reached_uptime(self) -> None:
+        st = self.st
+        self._uptime_timer = None
+        if st.state is State.STARTING:
+            st.state = State.RUNNING
+            st.quick_failures = 0
+            self.bus.publish(
+                ProgramEvent(EventKind.RUNNING, st.name, self.clock.time(), pid=st.pid, group=st.group,
+                             restarts=st.restarts)
+            )
+
+    # -- exit handling ---------------------------------------------------
+    def _on_exit(self, status: ExitStatus) -> None:
+        """Runs in the loop the moment the pidfd turns readable."""
+        st, spec = self.st, self.spec
+        if self._popen is not None:
+            self._popen.returncode = status.exit_code if status.exit_code is not None else -1
+            self._popen = None
+        self._watcher = None
+        if self._uptime_timer:
+            self._uptime_timer.cancel()
+            self._uptime_timer = None
+        now, mono = self.clock.time(), self.clock.monotonic()
+        runtime = mono - st.started_mono if st.started_mono is not None else None
+        pid, run_id = st.pid, st.run_id
+        st.exit_code, st.signal = status.exit_code, status.signal
+        st.last_exit_at, st.last_runtime = now, runtime
+        self._exited.set()
+        if self._stopping:
+            self._own_task(asyncio.ensure_future(self._record_end(run_id, now, status, "stopped")))
+            return
+        expected = status.known and status.signal is None and status.exit_code in spec.expected_exit_codes
+        quick = runtime is not None and runtime < spec.min_uptime
+        restart = spec.restart == "always" or (spec.restart == "on-failure" and not expected)
+        reason = "exited" if expected else "crashed"
+        self._own_task(asyncio.ensure_future(self._record_end(run_id, now, status, reason)))
+        base = dict(pid=pid, exit_code=status.exit_code, signal=status.signal, runtime=runtime,
+                    group=st.group, message=status.describe())
+        if not restart:
+            st.state = State.EXITED
+            kind = EventKind.EXITED if expected else EventKind.CRASHED
+            self.bus.publish(ProgramEvent(kind, st.name, now, next_action=f"policy is {spec.restart}",
+                                          restarts=st.restarts, **base))  # type: ignore[arg-type]
+            return
+        if not expected:
+            st.failures.append(mono)
+            while st.failures and st.failures[0] < mono - spec.give_up.window:
+                st.failures.popleft()
+        st.quick_failures = st.quick_failures + 1 if quick else 0
+        if len(st.failures) >= spec.give_up.failures:
+            st.state = State.FATAL
+            st.message = (f"gave up after {len(st.failures)} failures in "
+                          f"{_fmt_secs(spec.give_up.window)}; start it by hand")
+            self.bus.publish(ProgramEvent(EventKind.GAVE_UP, st.name, now, failures_in_window=len(st.failures),
+                                          restarts=st.restarts, next_action="gave up", **base))  # type: ignore[arg-type]
+            return
+        delay = self._backoff_delay()
+        st.state = State.BACKOFF
+        st.next_start_at = now + delay
+        self._schedule_restart(delay)
+        if not expected:
+            self.bus.publish(ProgramEvent(
+                EventKind.CRASHED, st.name, now, failures_in_window=len(st.failures), restarts=st.restarts,
+                next_action="restarting now" if delay == 0 else f"restart in {_fmt_secs(delay)}",
+                next_delay=delay, **base))  # type: ignore[arg-type]
+        else:
+            self.bus.publish(ProgramEvent(EventKind.EXITED, st.name, now, restarts=st.restarts,
+                                          next_action=f"restart in {_fmt_secs(delay)}", next_delay=delay,
+                                          **base))  # type: ignore[arg-type]
+
+    def _backoff_delay(self) -> float:
+        """No wait after a stable run (like supervisord); exponential after quick failures."""
+        k = self.st.quick_failures
+        if k == 0:
+            return 0.0
+        b = self.spec.backoff
+        return float(min(b.initial * (b.factor ** (k - 1)), b.max))
+
+    def _schedule_restart(self, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        if delay <= 0:
+            self._restart_timer = None
+            self._own_task(asyncio.ensure_future(self._auto_restart()))
+        else:
+            self._restart_timer = loop.call_later(
+                delay, lambda: self._own_task(asyncio.ensure_future(self._auto_restart()))
+            )
+
+    async def _auto_restart(self) -> None:
+        async with self.lock:
+            self._restart_timer = None
+            if self.st.state is not State.BACKOFF:
+                return  # a manual stop or start got there first
+            self.st.restarts += 1
+            with contextlib.suppress(SpawnFailed):
+                await self._spawn("procbot (restart policy)")
+
+    def _cancel_restart_timer(self) -> None:
+        if self._restart_timer is not None:
+            self._restart_timer.cancel()
+            self._restart_timer = None
+
+    async def _record_end(self, run_id: int | None, now: float, status: ExitStatus, reason: str) -> None:
+        if run_id is not None:
+            await self.registry.run_ended(run_id, now, status.exit_code, status.signal, reason)
+
+    # -- stopping --------------------------------------------------------
+    async def _stop_locked(self, by: str) -> None:
+        st, spec = self.st, self.spec
+        if st.state is State.BACKOFF:
+            self._cancel_restart_timer()
+            st.state, st.next_start_at = State.STOPPED, None
+            self.bus.publish(ProgramEvent(EventKind.STOPPED, st.name, self.clock.time(), by=by, group=st.group))
+            return
+        if not st.state.is_up or st.pid is None:
+            raise NotRunning(f"`{st.name}` is not running (state: {st.state.value}).")
+        pgid = st.pid  # the program leads its own session and process group
+        st.state = State.STOPPING
+        self._stopping = True
+        try:
+            sig = signal.Signals[spec.stop_signal]
+            _killpg(pgid, sig)
+            if not await self._wait_exit(spec.stop_timeout):
+                log.warning("%s ignored %s for %.1fs; sending SIGKILL", st.name, sig.name, spec.stop_timeout)
+                _killpg(pgid, signal.SIGKILL)
+                await self._wait_exit(10.0)
+            await self._sweep_group(pgid, spec.stop_timeout)
+        finally:
+            self._stopping = False
+        st.state = State.STOPPED
+        st.pid = None
+        st.message = f"stopped by {by}"
+        self.bus.publish(ProgramEvent(EventKind.STOPPED, st.name, self.clock.time(), by=by, group=st.group,
+                                      exit_code=st.exit_code, signal=st.signal))
+        log.info("stopped %s by=%s", st.name, by)
+
+    async def _wait_exit(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._exited.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    async def _sweep_group(self, pgid: int, timeout: float) -> None:
+        """Children left in the group after the leader died get the rest of the timeout, then SIGKILL."""
+        deadline = self.clock.monotonic() + timeout
+        while _group_alive(pgid):
+            if self.clock.monotonic() >= deadline:
+                _killpg(pgid, signal.SIGKILL)
+                deadline = self.clock.monotonic() + 5.0
+                timeout = 0
+            await asyncio.sleep(GROUP_SWEEP_POLL)
+
+    async def detach(self) -> None:
+        """Stop watching without touching the process (procbot exits, programs keep running)."""
+        self._cancel_restart_timer()
+        if self._uptime_timer:
+            self._uptime_timer.cancel()
+        if self._watcher:
+            self._watcher.close()
+            self._watcher = None
+        if self._popen is not None:
+            self._popen.returncode = 0  # not ours to reap any more; silences Popen.__del__
+            self._popen = None
+
+    def _resolve(self, p: str) -> Path:
+        path = Path(p).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    # zombies still count for killpg; a group of only zombies is done
+    return any(
+        (s := procfs.read_stat(pid)) is not None and s.pgid == pgid and s.state != "Z"
+        for pid in _group_candidates(pgid)
+    )
+
+
+def _group_candidates(pgid: int) -> list[int]:
+    return [p for p in procfs.all_pids() if (s := procfs.read_stat(p)) is not None and s.pgid == pgid]
+
+
+def _spawn_error_text(spec: ProgramSpec, cwd: str | None, e: BaseException) -> str:
+    if isinstance(e, FileNotFoundError) and cwd and not Path(cwd).is_dir():
+        return f"cannot start `{spec.name}`: working directory {cwd} does not exist"
+    if isinstance(e, FileNotFoundError):
+        return f"cannot start `{spec.name}`: executable {spec.command[0]!r} not found"
+    if isinstance(e, PermissionError):
+        return f"cannot start `{spec.name}`: permission denied for {spec.command[0]!r}"
+    return f"cannot start `{spec.name}`: {e}"
+
+
+def _fmt_secs(s: float) -> str:
+    if s < 1:
+        return f"{s:.1f}s" if s else "0s"
+    if s < 120:
+        return f"{s:.0f}s"
+    if s < 7200:
+        return f"{s / 60:.0f}m"
+    return f"{s / 3600:.1f}h"

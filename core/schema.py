@@ -1,0 +1,112 @@
+"""SQLite schema as forward-only migrations.
+
+Each entry upgrades the file from version i to i+1; a new release appends,
+never edits, so any older file can be brought forward.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the base schema
+    """
+    CREATE TABLE programs (
+        name        TEXT PRIMARY KEY,
+        kind        TEXT NOT NULL,            -- managed | watched
+        spec_json   TEXT NOT NULL,
+        grp         TEXT,
+        updated_at  REAL NOT NULL
+    );
+    CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY,
+        program     TEXT NOT NULL,
+        pid         INTEGER NOT NULL,
+        start_ticks INTEGER NOT NULL,         -- /proc/<pid>/stat starttime: (pid, start) is the identity
+        started_at  REAL NOT NULL,
+        ended_at    REAL,
+        exit_code   INTEGER,
+        signal      TEXT,
+        reason      TEXT,                      -- exited | crashed | stopped | lost | adopted-exit
+        started_by  TEXT NOT NULL DEFAULT 'procbot',
+        adopted     INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX runs_program ON runs(program, started_at);
+    CREATE INDEX runs_open ON runs(ended_at) WHERE ended_at IS NULL;
+    CREATE TABLE events (
+        id          INTEGER PRIMARY KEY,
+        at          REAL NOT NULL,
+        program     TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        detail_json TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_program ON events(program, at);
+    CREATE INDEX events_at ON events(at);
+    CREATE TABLE samples (
+        program     TEXT NOT NULL,
+        at          REAL NOT NULL,             -- start of the bucket
+        span        REAL NOT NULL,             -- bucket length, seconds
+        n           INTEGER NOT NULL,
+        cpu_avg     REAL NOT NULL,
+        cpu_max     REAL NOT NULL,
+        rss_avg     REAL NOT NULL,
+        rss_max     INTEGER NOT NULL,
+        up_n        INTEGER NOT NULL           -- samples in which the program was up
+    );
+    CREATE INDEX samples_program ON samples(program, at);
+    CREATE INDEX samples_at ON samples(at);
+    CREATE TABLE audit (
+        id          INTEGER PRIMARY KEY,
+        at          REAL NOT NULL,
+        platform    TEXT NOT NULL,
+        user_id     TEXT NOT NULL,
+        user_name   TEXT NOT NULL DEFAULT '',
+        channel     TEXT,
+        command     TEXT NOT NULL,
+        outcome     TEXT NOT NULL,             -- ok | refused | error | confirm
+        detail      TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_at ON audit(at);
+    CREATE TABLE outbox (
+        id          INTEGER PRIMARY KEY,
+        created_at  REAL NOT NULL,
+        dedup_key   TEXT UNIQUE,
+        destination TEXT NOT NULL,             -- console | slack:C123 | discord:123
+        action      TEXT NOT NULL,             -- post | update | reply
+        payload     TEXT NOT NULL,             -- Reply as JSON
+        incident_id INTEGER,
+        thread_of   INTEGER,                   -- outbox id whose message this replies to / updates
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        next_try_at REAL NOT NULL,
+        delivered_at REAL,
+        message_ref TEXT,
+        last_error  TEXT,
+        failed      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbox_due ON outbox(next_try_at) WHERE delivered_at IS NULL AND failed = 0;
+    CREATE TABLE incidents (
+        id          INTEGER PRIMARY KEY,
+        program     TEXT NOT NULL,
+        opened_at   REAL NOT NULL,
+        updated_at  REAL NOT NULL,
+        resolved_at REAL,
+        crashes     INTEGER NOT NULL DEFAULT 1,
+        state_json  TEXT NOT NULL DEFAULT '{}',
+        announced_at REAL
+    );
+    CREATE INDEX incidents_open ON incidents(program) WHERE resolved_at IS NULL;
+    CREATE TABLE silences (
+        id          INTEGER PRIMARY KEY,
+        target      TEXT NOT NULL,
+        created_at  REAL NOT NULL,
+        until       REAL NOT NULL,
+        created_by  TEXT NOT NULL,
+        reason      TEXT NOT NULL DEFAULT '',
+        ended_at    REAL
+    );
+    CREATE TABLE digest_runs (
+        name        TEXT NOT NULL,
+        due_at      REAL NOT NULL,
+        ran_at      REAL NOT NULL,
+        PRIMARY KEY (name, due_at)
+    );
+    """,
+]

@@ -1,0 +1,246 @@
+"""Configuration models: what the TOML file may say, validated at load.
+
+Every model forbids unknown keys so a typo is an error naming the key,
+not a setting silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+SIGNALS = {s.name for s in signal.Signals}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Backoff(Strict):
+    initial: float = Field(1.0, ge=0, le=3600, description="delay before the 2nd quick restart, seconds")
+    factor: float = Field(2.0, ge=1, le=10)
+    max: float = Field(60.0, gt=0, le=86400)
+
+
+class GiveUp(Strict):
+    failures: int = Field(5, ge=1, le=10000, description="failures in the window before giving up")
+    window: float = Field(300.0, gt=0, description="seconds")
+
+
+class LogRotation(Strict):
+    max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    backups: int = Field(5, ge=0, le=100)
+
+
+def _signal_name(v: str) -> str:
+    name = v.upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    if name not in SIGNALS:
+        raise ValueError(f"unknown signal {v!r}")
+    return name
+
+
+class ProgramSpec(Strict):
+    """A program procbot starts and keeps alive (managed)."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    command: list[str] = Field(min_length=1, description="argv list; never run through a shell")
+    cwd: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    autostart: bool = True
+    restart: Literal["always", "on-failure", "never"] = "on-failure"
+    expected_exit_codes: list[int] = Field(default_factory=lambda: [0])
+    min_uptime: float = Field(1.0, ge=0, description="seconds a start must last to count as successful")
+    backoff: Backoff = Backoff()
+    give_up: GiveUp = GiveUp()
+    stop_signal: str = "SIGTERM"
+    stop_timeout: float = Field(10.0, gt=0, le=3600)
+    group: str | None = Field(None, pattern=NAME_PATTERN)
+    log: LogRotation = LogRotation()
+
+    @field_validator("command")
+    @classmethod
+    def _argv(cls, v: list[str]) -> list[str]:
+        if not v[0].strip():
+            raise ValueError("the executable (first element) is empty")
+        if any("\x00" in a for a in v):
+            raise ValueError("arguments may not contain NUL bytes")
+        return v
+
+    @field_validator("stop_signal")
+    @classmethod
+    def _sig(cls, v: str) -> str:
+        return _signal_name(v)
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, v: dict[str, str]) -> dict[str, str]:
+        for k in v:
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k):
+                raise ValueError(f"{k!r} is not a valid environment variable name")
+        return v
+
+
+class WatchSpec(Strict):
+    """A program started elsewhere that procbot only watches."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    pidfile: str | None = None
+    pattern: str | None = Field(None, description="regex matched against the full command line")
+    group: str | None = Field(None, pattern=NAME_PATTERN)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WatchSpec:
+        if (self.pidfile is None) == (self.pattern is None):
+            raise ValueError("give exactly one of pidfile or pattern")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as e:
+                raise ValueError(f"pattern is not a valid regular expression: {e}") from e
+        return self
+
+
+class ProcbotSettings(Strict):
+    state_dir: str = Field(".state", description="SQLite file, control socket, procbot's own log")
+    log_dir: str | None = Field(None, description="program logs; default <state_dir>/logs")
+    scan_interval: float = Field(5.0, ge=0.1, le=3600)
+    tree_scan_every: int = Field(6, ge=1, description="discover child processes every N scans")
+    stop_programs_on_exit: bool = True
+    host_name: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    sample_retention_days: int = Field(30, ge=1)
+
+
+class Grant(Strict):
+    role: Literal["viewer", "operator", "admin"]
+    platform: Literal["slack", "discord", "any"] = "any"
+    users: list[str] = Field(default_factory=list, description="platform user IDs")
+    groups: list[str] = Field(default_factory=list, description="Slack user-group IDs or Discord role IDs")
+    programs: list[str] = Field(default_factory=list, description="globs or group:NAME; empty = all")
+    channels: list[str] = Field(default_factory=list, description="channel IDs; empty = any")
+
+    @model_validator(mode="after")
+    def _someone(self) -> Grant:
+        if not self.users and not self.groups:
+            raise ValueError("a grant needs users or groups")
+        return self
+
+
+class Permissions(Strict):
+    default_role: Literal["none", "viewer"] = "none"
+    grants: list[Grant] = Field(default_factory=list)
+    confirm_timeout: float = Field(120.0, gt=0)
+
+
+class SlackSettings(Strict):
+    enabled: bool = True
+    mode: Literal["socket", "http"] = "socket"
+    command: str = Field("/proc", pattern=r"^/[a-z0-9_-]{1,31}$")
+    api_url: str | None = Field(None, description="Web API base, e.g. https://slack.com/api/")
+    bot_token_env: str = "SLACK_BOT_TOKEN"
+    app_token_env: str = "SLACK_APP_TOKEN"
+    signing_secret_env: str = "SLACK_SIGNING_SECRET"
+    token_file: str | None = Field(None, description="TOML file with bot_token/app_token/signing_secret")
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(3000, ge=0, le=65535)
+    http_path: str = "/slack/events"
+    public_replies: bool = False
+    usergroup_cache_ttl: float = Field(300.0, ge=0)
+
+
+class DiscordSettings(Strict):
+    enabled: bool = True
+    token_env: str = "DISCORD_TOKEN"
+    token_file: str | None = None
+    application_id: str | None = None
+    guilds: list[str] = Field(default_factory=list, description="guild IDs to sync commands to; empty = global")
+    api_base: str | None = Field(None, description="REST base, e.g. https://discord.com/api/v10")
+    gateway_url: str | None = None
+    public_replies: bool = False
+
+
+class Route(Strict):
+    match: list[str] = Field(default_factory=lambda: ["*"], description="program globs or group:NAME")
+    to: list[str] = Field(min_length=1, description="destinations: console, slack:CHANNEL, discord:CHANNEL")
+
+    @field_validator("to")
+    @classmethod
+    def _dest(cls, v: list[str]) -> list[str]:
+        for d in v:
+            if d != "console" and not re.match(r"^(slack|discord):[A-Za-z0-9_-]+$", d):
+                raise ValueError(f"{d!r} is not a destination (console, slack:CHANNEL_ID, discord:CHANNEL_ID)")
+        return v
+
+
+class AlertSettings(Strict):
+    route: list[Route] = Field(default_factory=lambda: [Route(to=["console"])])
+    log_lines: int = Field(10, ge=0, le=100)
+    flap_window: float = Field(300.0, gt=0)
+    repeat_interval: float = Field(4 * 3600.0, gt=0)
+    group_window: float = Field(10.0, ge=0)
+    group_threshold: int = Field(5, ge=2)
+
+
+class DigestSpec(Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    cron: str = Field(description="five-field cron expression")
+    timezone: str = "UTC"
+    to: list[str] = Field(min_length=1)
+    programs: list[str] = Field(default_factory=lambda: ["*"])
+    grace: float = Field(3600.0, ge=0, description="catch up a missed digest if within this many seconds")
+
+    _dest = field_validator("to")(Route._dest.__func__)  # type: ignore[attr-defined]
+
+
+class Config(Strict):
+    procbot: ProcbotSettings = ProcbotSettings()
+    program: list[ProgramSpec] = Field(default_factory=list)
+    watch: list[WatchSpec] = Field(default_factory=list)
+    permissions: Permissions = Permissions()
+    slack: SlackSettings | None = None
+    discord: DiscordSettings | None = None
+    alerts: AlertSettings = AlertSettings()
+    digest: list[DigestSpec] = Field(default_factory=list)
+    #: where the file was read from; relative paths resolve against its folder
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        seen: set[str] = set()
+        for p in [*self.program, *self.watch]:
+            if p.name in seen:
+                raise ValueError(f"program name {p.name!r} is used twice")
+            seen.add(p.name)
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        return Path(self.source).resolve().parent if self.source else Path.cwd()
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    @property
+    def state_dir(self) -> Path:
+        return self.resolve(self.procbot.state_dir)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.resolve(self.procbot.log_dir) if self.procbot.log_dir else self.state_dir / "logs"
+
+    def secret_env_names(self) -> set[str]:
+        """Variables procbot reads secrets from: never passed to children."""
+        names = {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DISCORD_TOKEN"}
+        if self.slack:
+            names |= {self.slack.bot_token_env, self.slack.app_token_env, self.slack.signing_secret_env}
+        if self.discord:
+            names.add(self.discord.token_env)
+        return names
