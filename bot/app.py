@@ -8,7 +8,6 @@ The daemon, the tests and the benchmarks all build procbot through
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -119,8 +118,10 @@ class App:
         if stop_programs is None:
             stop_programs = self.config.procbot.stop_programs_on_exit
         for adapter in reversed(self.adapters):
-            with contextlib.suppress(Exception):  # noqa: BLE001 - shutdown must go on; each adapter logs its own
+            try:
                 await adapter.stop()
+            except Exception:
+                log.exception("stopping the %s adapter failed", adapter.platform)
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -143,15 +143,12 @@ def _follow(path: Path) -> int:
 
 def _check_config(path: Path) -> int:
     from bot.config_check import check
+    from core.errors import ConfigError
 
     try:
         summary = check(path)
-    except Exception as e:  # noqa: BLE001 - only ConfigError is expected; see below
-        from core.errors import ConfigError
-
-        if isinstance(e, ConfigError):
-            return _fail(str(e), EXIT_USAGE)
-        raise
+    except ConfigError as e:
+        return _fail(str(e), EXIT_USAGE)
     print(summary)
     return EXIT_OK
 

@@ -7,6 +7,7 @@ so history queries can join on them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -67,6 +68,8 @@ class Registry:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
+        # one connection is shared by every task: transactions must not interleave
+        self.write_lock = asyncio.Lock()
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -83,7 +86,12 @@ class Registry:
             await self._db.execute("PRAGMA busy_timeout=5000")
             await self._db.execute("PRAGMA foreign_keys=ON")
             await self._migrate()
-        except sqlite3.Error as e:
+        except (sqlite3.Error, RegistryError) as e:
+            if self._db is not None:
+                await self._db.close()
+                self._db = None
+            if isinstance(e, RegistryError):
+                raise
             raise RegistryError(f"Cannot open the registry {self.path}: {e}") from e
 
     async def close(self) -> None:
@@ -123,22 +131,38 @@ class Registry:
 
     # -- helpers ---------------------------------------------------------
     async def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
-        try:
-            cur = await self.db.execute(sql, params)
-            rowid = cur.lastrowid or 0
-            await cur.close()
-            return rowid
-        except sqlite3.Error as e:
-            raise RegistryError(f"Registry write failed: {e}") from e
+        async with self.write_lock:
+            try:
+                cur = await self.db.execute(sql, params)
+                rowid = cur.lastrowid or 0
+                await cur.close()
+                return rowid
+            except sqlite3.Error as e:
+                raise RegistryError(f"Registry write failed: {e}") from e
 
     async def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        try:
-            await self.db.execute("BEGIN")
-            await self.db.executemany(sql, rows)
-            await self.db.execute("COMMIT")
-        except sqlite3.Error as e:
-            await self.db.execute("ROLLBACK")
-            raise RegistryError(f"Registry write failed: {e}") from e
+        async with self.write_lock:
+            try:
+                await self.db.execute("BEGIN")
+                await self.db.executemany(sql, rows)
+                await self.db.execute("COMMIT")
+            except sqlite3.Error as e:
+                if self.db.in_transaction:
+                    await self.db.execute("ROLLBACK")
+                raise RegistryError(f"Registry write failed: {e}") from e
+
+    async def transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Run several statements atomically (for modules that keep their own tables)."""
+        async with self.write_lock:
+            try:
+                await self.db.execute("BEGIN")
+                for sql, params in statements:
+                    await self.db.execute(sql, params)
+                await self.db.execute("COMMIT")
+            except sqlite3.Error as e:
+                if self.db.in_transaction:
+                    await self.db.execute("ROLLBACK")
+                raise RegistryError(f"Registry write failed: {e}") from e
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
@@ -263,6 +287,10 @@ class Registry:
 
     async def thin_samples(self, before: float, span: float) -> None:
         """Fold samples older than ``before`` into buckets of ``span`` seconds (keeps digests cheap)."""
+        async with self.write_lock:
+            await self._thin(before, span)
+
+    async def _thin(self, before: float, span: float) -> None:
         await self.db.execute("BEGIN")
         try:
             await self.db.execute(

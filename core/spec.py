@@ -64,6 +64,13 @@ class ProgramSpec(Strict):
     group: str | None = Field(None, pattern=NAME_PATTERN)
     log: LogRotation = LogRotation()
 
+    @field_validator("command", mode="before")
+    @classmethod
+    def _not_a_shell_string(cls, v: object) -> object:
+        if isinstance(v, str):
+            raise ValueError('must be a list of arguments like ["python3", "app.py"]; procbot never runs a shell')
+        return v
+
     @field_validator("command")
     @classmethod
     def _argv(cls, v: list[str]) -> list[str]:

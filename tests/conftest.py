@@ -37,7 +37,9 @@ MakeApp = Callable[..., Awaitable[App]]
 async def make_app(tmp_path: Path) -> AsyncIterator[MakeApp]:
     """``await make_app(programs=[...], permissions={...}, **sections)`` -> a started App.
 
-    Every App made is stopped (and its programs with it) at teardown.
+    Chat adapters are not started unless ``with_adapters=True`` (tests build
+    them against fake servers themselves). Every App made is stopped (and its
+    programs with it) at teardown.
     """
     apps: list[App] = []
 
@@ -51,6 +53,7 @@ async def make_app(tmp_path: Path) -> AsyncIterator[MakeApp]:
         state_dir: Path | None = None,
         clock: Any = None,
         start: bool = True,
+        with_adapters: bool = False,
         **sections: Any,
     ) -> App:
         data: dict[str, Any] = {
@@ -64,7 +67,7 @@ async def make_app(tmp_path: Path) -> AsyncIterator[MakeApp]:
         data.update(sections)
         config = config_from_dict(data, str(tmp_path / "procbot.toml"))
         app = App(config, clock=clock, environ=environ if environ is not None else dict(os.environ),
-                  console_out=io.StringIO())
+                  console_out=io.StringIO(), with_adapters=with_adapters)
         apps.append(app)
         if start:
             await app.start()

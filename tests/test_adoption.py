@@ -1,0 +1,97 @@
+"""procbot dying does not kill or forget its programs: a new daemon adopts them."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from core.events import EventKind
+from core.program_state import State
+from tests.conftest import sleeper
+from tests.daemon_harness import Daemon, write_config
+from tests.helpers import alive, wait_for
+
+
+def _programs_toml() -> str:
+    out = ""
+    for name in ("alpha", "beta"):
+        cmd = ", ".join(f'"{a}"' if "\n" not in a else repr(a).replace("'", '"') for a in sleeper(f"adopt-{name}"))
+        out += f'\n[[program]]\nname = "{name}"\ncommand = [{cmd}]\nmin_uptime = 0\n'
+    return out
+
+
+def _count_tagged(tag: str) -> int:
+    n = 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if tag.encode() in f.read():
+                        n += 1
+            except OSError:
+                pass
+    return n
+
+
+async def test_kill_9_of_the_daemon_leaves_programs_running_and_a_new_daemon_adopts_them(tmp_path, make_app):
+    cfg = write_config(tmp_path, _programs_toml())
+    daemon = Daemon(cfg)
+    try:
+        before = daemon.wait_ready(programs=2)
+    finally:
+        daemon.kill9()
+    pids = {name: before[name]["pid"] for name in ("alpha", "beta")}
+    assert all(alive(p) for p in pids.values())
+
+    from bot.config_loader import load_config
+
+    config = load_config(cfg)
+    app = await make_app(
+        [p.model_dump() for p in config.program], state_dir=config.state_dir
+    )
+    for name, pid in pids.items():
+        st = app.supervisor.state(name)
+        assert st.pid == pid
+        assert st.adopted
+        assert st.state is State.RUNNING
+    assert _count_tagged("adopt-alpha") == 1
+    assert _count_tagged("adopt-beta") == 1
+
+    q = app.bus.subscribe()
+    os.kill(pids["alpha"], signal.SIGKILL)
+    alpha = app.supervisor.state("alpha")
+    await wait_for(lambda: alpha.pid not in (None, pids["alpha"]) and alpha.state.is_up, timeout=10)
+    crashed = []
+    while not q.empty():
+        ev = q.get_nowait()
+        if ev.kind is EventKind.CRASHED:
+            crashed.append(ev)
+    assert len(crashed) == 1
+    assert crashed[0].pid == pids["alpha"]
+    assert "unknown" in crashed[0].message  # not our child: its exit status cannot be read
+    assert _count_tagged("adopt-alpha") == 1
+
+
+async def test_a_program_that_died_while_procbot_was_down_is_started_again(tmp_path, make_app):
+    state = tmp_path / "state"
+    app = await make_app([{"name": "alpha", "command": sleeper("gone-alpha")}], state_dir=state)
+    old = app.supervisor.state("alpha").pid
+    await app.stop(stop_programs=False)
+    os.killpg(old, signal.SIGKILL)
+    await wait_for(lambda: not alive(old))
+    app2 = await make_app([{"name": "alpha", "command": sleeper("gone-alpha")}], state_dir=state)
+    st = app2.supervisor.state("alpha")
+    assert st.pid != old and alive(st.pid)
+    runs = await app2.registry.runs("alpha")
+    assert runs[1].reason == "lost while procbot was down"
+
+
+async def test_sigterm_stops_the_daemon_and_its_programs(tmp_path):
+    cfg = write_config(tmp_path, _programs_toml().replace("adopt-", "term-"))
+    daemon = Daemon(cfg)
+    progs = daemon.wait_ready(programs=2)
+    rc = daemon.stop()
+    assert rc == 0
+    for p in progs.values():
+        await wait_for(lambda p=p: not alive(p["pid"]), timeout=5)
+    assert not (cfg.parent / "state" / "procbot.sock").exists()

@@ -1,0 +1,75 @@
+"""Program log files: tails, copy-truncate rotation, secrets masked before leaving the host."""
+
+from __future__ import annotations
+
+import sys
+
+from core.actor import Actor, CommandContext
+from core.log_files import log_path, rotate_if_needed, tail
+from core.redact import mask_secrets
+from tests.helpers import wait_for
+
+CLI = CommandContext(Actor("cli", "tester", local=True))
+PY = sys.executable
+
+
+async def test_logs_returns_the_last_lines_asked_for(make_app):
+    cmd = [PY, "-c", "import time\nfor i in range(100): print('line', i, flush=True)\ntime.sleep(3600)"]
+    app = await make_app([{"name": "chatty", "command": cmd}])
+    path = log_path(app.config.log_dir, "chatty")
+    await wait_for(lambda: path.exists() and "line 99" in path.read_text())
+    reply = await app.dispatcher.handle("logs chatty 5", CLI)
+    assert reply.code.splitlines() == [f"line {i}" for i in range(95, 100)]
+
+
+async def test_stderr_goes_to_the_same_log(make_app):
+    cmd = [PY, "-c", "import sys,time\nprint('boom', file=sys.stderr, flush=True)\ntime.sleep(3600)"]
+    app = await make_app([{"name": "err", "command": cmd}])
+    path = log_path(app.config.log_dir, "err")
+    await wait_for(lambda: path.exists() and "boom" in path.read_text())
+
+
+async def test_secrets_in_log_lines_are_masked_in_replies(make_app):
+    cmd = [PY, "-c", "import time\nprint('connecting with password=hunter2 token xoxb-1234567890-abcdef', flush=True)\n"
+           "time.sleep(3600)"]
+    app = await make_app([{"name": "leaky", "command": cmd}])
+    path = log_path(app.config.log_dir, "leaky")
+    await wait_for(lambda: path.exists() and "hunter2" in path.read_text())
+    reply = await app.dispatcher.handle("logs leaky", CLI)
+    assert "hunter2" not in reply.code
+    assert "xoxb-1234567890" not in reply.code
+    assert "password=****" in reply.code
+
+
+def test_rotation_keeps_the_configured_number_of_backups(tmp_path):
+    path = tmp_path / "p.log"
+    for i in range(5):
+        path.write_text(f"generation {i}\n" * 200)
+        rotate_if_needed(path, max_bytes=1024, backups=2)
+    assert path.read_text() == ""
+    assert (tmp_path / "p.log.1").read_text().startswith("generation 4")
+    assert (tmp_path / "p.log.2").read_text().startswith("generation 3")
+    assert not (tmp_path / "p.log.3").exists()
+
+
+async def test_a_child_keeps_writing_to_the_same_file_after_rotation(make_app):
+    cmd = [PY, "-c", "import time\nfor i in range(10**6):\n    print('x' * 100, i, flush=True)\n    time.sleep(0.01)"]
+    app = await make_app([{"name": "big", "command": cmd, "log": {"max_bytes": 2048, "backups": 1}}])
+    path = log_path(app.config.log_dir, "big")
+    await wait_for(lambda: path.exists() and path.stat().st_size > 2048)
+    await app.scanner.scan()
+    assert (path.parent / "big.log.1").exists()
+    size_after = path.stat().st_size
+    assert size_after < 2048
+    await wait_for(lambda: path.stat().st_size > size_after)
+    # O_APPEND: no hole of NUL bytes where the old offset was
+    assert b"\0" not in path.read_bytes()
+
+
+def test_mask_secrets_leaves_ordinary_text_alone():
+    assert mask_secrets("processed 42 jobs in 3s") == "processed 42 jobs in 3s"
+    assert "s3cr3t" not in mask_secrets("postgres://app:s3cr3t@db/prod")
+
+
+def test_tail_of_a_missing_file_is_empty(tmp_path):
+    assert tail(tmp_path / "nope.log", 10) == []

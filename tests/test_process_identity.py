@@ -1,0 +1,60 @@
+"""Programs are told apart by (pid, start time), never by executable name."""
+
+from __future__ import annotations
+
+import subprocess
+
+from core.actor import Actor, CommandContext
+from tests.conftest import sleeper
+from tests.helpers import alive
+
+CLI = CommandContext(Actor("cli", "tester", local=True))
+
+
+async def test_two_programs_running_python_are_reported_separately(make_app):
+    app = await make_app([{"name": "alpha", "command": sleeper("a")}, {"name": "beta", "command": sleeper("b")}])
+    a, b = app.supervisor.state("alpha"), app.supervisor.state("beta")
+    assert a.pid and b.pid and a.pid != b.pid
+    reply = await app.dispatcher.handle("status", CLI)
+    rows = {row[0]: row for row in reply.table.rows}
+    assert rows["alpha"][2] == str(a.pid)
+    assert rows["beta"][2] == str(b.pid)
+
+
+async def test_unrelated_python_on_the_host_is_never_counted(make_app):
+    stranger = subprocess.Popen(sleeper("stranger"))
+    try:
+        app = await make_app([{"name": "alpha", "command": sleeper("a"), "autostart": False}])
+        await app.scanner.scan()
+        reply = await app.dispatcher.handle("status alpha", CLI)
+        assert reply.table.rows[0][1] == "stopped"
+        assert reply.table.rows[0][2] == "-"
+        assert stranger.pid not in app.supervisor.state("alpha").tree_pids
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+async def test_a_reused_pid_is_not_mistaken_for_the_program(make_app, tmp_path):
+    """A stale run row whose pid now belongs to another process is not adopted."""
+    state = tmp_path / "state"
+    app = await make_app([{"name": "alpha", "command": sleeper("a")}], state_dir=state)
+    old_pid = app.supervisor.state("alpha").pid
+    await app.stop(stop_programs=False)
+    # forge: the open run now claims a different start time for the same pid
+    import aiosqlite
+
+    async with aiosqlite.connect(state / "procbot.db") as db:
+        await db.execute("UPDATE runs SET start_ticks = start_ticks + 12345 WHERE ended_at IS NULL")
+        await db.commit()
+    app2 = await make_app([{"name": "alpha", "command": sleeper("a")}], state_dir=state)
+    try:
+        new_pid = app2.supervisor.state("alpha").pid
+        assert new_pid != old_pid
+        assert not app2.supervisor.state("alpha").adopted
+    finally:
+        import os
+        import signal
+
+        if alive(old_pid):
+            os.killpg(old_pid, signal.SIGKILL)

@@ -1,0 +1,49 @@
+"""The batch scanner: metrics of the whole process tree, shared scans, batched samples."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from core.log_files import log_path
+from tests.helpers import wait_for
+
+PY = sys.executable
+
+TREE = """
+import subprocess, sys, time
+kids = [subprocess.Popen([sys.executable, "-c", "import time; x = bytearray(20_000_000); time.sleep(3600)"])
+        for _ in range(2)]
+print("ready", flush=True)
+time.sleep(3600)
+"""
+
+
+async def test_memory_is_summed_over_the_whole_process_tree(make_app):
+    app = await make_app([{"name": "tree", "command": [PY, "-c", TREE]}], procbot={"tree_scan_every": 1})
+    path = log_path(app.config.log_dir, "tree")
+    await wait_for(lambda: path.exists() and "ready" in path.read_text())
+    await asyncio.sleep(0.3)
+    await app.scanner.scan()
+    st = app.supervisor.state("tree")
+    assert len(st.tree_pids) == 3
+    assert st.rss_bytes > 40_000_000
+
+
+async def test_concurrent_scan_requests_share_one_pass(make_app):
+    app = await make_app([{"name": "a", "command": [PY, "-c", "import time; time.sleep(3600)"]}])
+    before = app.scanner.scans
+    await asyncio.gather(*(app.scanner.scan() for _ in range(10)))
+    assert app.scanner.scans - before == 1
+
+
+async def test_samples_are_written_in_buckets(make_app):
+    app = await make_app([{"name": "a", "command": [PY, "-c", "import time; time.sleep(3600)"]}])
+    app.scanner.bucket_seconds = 0.2
+    for _ in range(4):
+        await app.scanner.scan()
+        await asyncio.sleep(0.1)
+    await app.scanner.flush(final=True)
+    rows = await app.registry._all("SELECT program, n, up_n FROM samples")
+    assert rows
+    assert all(program == "a" and up == n for program, n, up in rows)
