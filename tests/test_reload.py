@@ -1,0 +1,61 @@
+"""`reload` applies config changes like `supervisorctl update`: add, remove, restart changed."""
+
+from __future__ import annotations
+
+from core.actor import Actor, CommandContext
+from tests.conftest import sleeper
+from tests.helpers import alive, wait_for
+
+CLI = CommandContext(Actor("cli", "tester", local=True))
+
+
+def toml_program(name: str, tag: str, extra: str = "") -> str:
+    argv = ", ".join(f'"{a}"' if "\n" not in a else '"' + a.replace("\n", "\\n") + '"' for a in sleeper(tag))
+    return f'\n[[program]]\nname = "{name}"\ncommand = [{argv}]\n{extra}'
+
+
+async def test_reload_adds_removes_and_restarts_changed_programs(make_app, tmp_path):
+    from bot.app import App
+    from bot.config_loader import load_config
+
+    cfg = tmp_path / "procbot.toml"
+    head = f'[procbot]\nstate_dir = "{tmp_path / "st"}"\n'
+    cfg.write_text(head + toml_program("keep", "r-keep") + toml_program("drop", "r-drop")
+                   + toml_program("change", "r-change"))
+    app = App(load_config(cfg), with_adapters=False, console_events=False)
+    await app.start()
+    try:
+        keep, drop, change = (app.supervisor.state(n).pid for n in ("keep", "drop", "change"))
+        cfg.write_text(head + toml_program("keep", "r-keep") + toml_program("change", "r-change", 'group = "g"\n')
+                       + toml_program("new", "r-new"))
+        reply = await app.dispatcher.handle("reload", CLI)
+        assert reply.ok, reply.text
+        assert "added: new" in reply.text and "removed: drop" in reply.text and "changed: change" in reply.text
+        assert app.supervisor.state("keep").pid == keep
+        assert not alive(drop)
+        assert "drop" not in app.supervisor.names()
+        await wait_for(lambda: app.supervisor.state("change").pid not in (None, change))
+        assert app.supervisor.state("change").group == "g"
+        assert alive(app.supervisor.state("new").pid)
+    finally:
+        await app.stop()
+
+
+async def test_a_broken_config_on_reload_changes_nothing(make_app, tmp_path):
+    from bot.app import App
+    from bot.config_loader import load_config
+
+    cfg = tmp_path / "procbot.toml"
+    head = f'[procbot]\nstate_dir = "{tmp_path / "st"}"\n'
+    cfg.write_text(head + toml_program("keep", "rb-keep"))
+    app = App(load_config(cfg), with_adapters=False, console_events=False)
+    await app.start()
+    try:
+        pid = app.supervisor.state("keep").pid
+        cfg.write_text(head + toml_program("keep", "rb-keep", "restart = 'sometimes'\n"))
+        reply = await app.dispatcher.handle("reload", CLI)
+        assert not reply.ok
+        assert "program[keep].restart" in reply.text
+        assert app.supervisor.state("keep").pid == pid and alive(pid)
+    finally:
+        await app.stop()
