@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,27 +142,28 @@ class Registry:
 
     async def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         async with self.write_lock:
-            try:
-                await self.db.execute("BEGIN")
-                await self.db.executemany(sql, rows)
-                await self.db.execute("COMMIT")
-            except sqlite3.Error as e:
-                if self.db.in_transaction:
-                    await self.db.execute("ROLLBACK")
-                raise RegistryError(f"Registry write failed: {e}") from e
+            await self._in_tx(lambda db: db.executemany(sql, rows))
 
     async def transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         """Run several statements atomically (for modules that keep their own tables)."""
+
+        async def run(db: aiosqlite.Connection) -> None:
+            for sql, params in statements:
+                await db.execute(sql, params)
+
         async with self.write_lock:
-            try:
-                await self.db.execute("BEGIN")
-                for sql, params in statements:
-                    await self.db.execute(sql, params)
-                await self.db.execute("COMMIT")
-            except sqlite3.Error as e:
-                if self.db.in_transaction:
-                    await self.db.execute("ROLLBACK")
-                raise RegistryError(f"Registry write failed: {e}") from e
+            await self._in_tx(run)
+
+    async def _in_tx(self, work: Callable[[aiosqlite.Connection], Awaitable[Any]]) -> None:
+        """BEGIN, work, COMMIT, or ROLLBACK and a RegistryError; the caller holds write_lock."""
+        try:
+            await self.db.execute("BEGIN")
+            await work(self.db)
+            await self.db.execute("COMMIT")
+        except sqlite3.Error as e:
+            if self.db.in_transaction:
+                await self.db.execute("ROLLBACK")
+            raise RegistryError(f"Registry write failed: {e}") from e
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:

@@ -9,7 +9,7 @@ from core.events import EventKind
 from core.program_state import State
 from tests.conftest import sleeper
 from tests.daemon_harness import Daemon, write_config
-from tests.helpers import alive, wait_for
+from tests.helpers import alive, count_tagged, wait_for
 
 
 def _programs_toml() -> str:
@@ -18,19 +18,6 @@ def _programs_toml() -> str:
         cmd = ", ".join(f'"{a}"' if "\n" not in a else repr(a).replace("'", '"') for a in sleeper(f"adopt-{name}"))
         out += f'\n[[program]]\nname = "{name}"\ncommand = [{cmd}]\nmin_uptime = 0\n'
     return out
-
-
-def _count_tagged(tag: str) -> int:
-    n = 0
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if tag.encode() in f.read():
-                        n += 1
-            except OSError:
-                pass
-    return n
 
 
 async def test_kill_9_of_the_daemon_leaves_programs_running_and_a_new_daemon_adopts_them(tmp_path, make_app):
@@ -54,8 +41,8 @@ async def test_kill_9_of_the_daemon_leaves_programs_running_and_a_new_daemon_ado
         assert st.pid == pid
         assert st.adopted
         assert st.state is State.RUNNING
-    assert _count_tagged("adopt-alpha") == 1
-    assert _count_tagged("adopt-beta") == 1
+    assert count_tagged("adopt-alpha") == 1
+    assert count_tagged("adopt-beta") == 1
 
     q = app.bus.subscribe()
     os.kill(pids["alpha"], signal.SIGKILL)
@@ -69,7 +56,7 @@ async def test_kill_9_of_the_daemon_leaves_programs_running_and_a_new_daemon_ado
     assert len(crashed) == 1
     assert crashed[0].pid == pids["alpha"]
     assert "unknown" in crashed[0].message  # not our child: its exit status cannot be read
-    assert _count_tagged("adopt-alpha") == 1
+    assert count_tagged("adopt-alpha") == 1
 
 
 async def test_a_program_that_died_while_procbot_was_down_is_started_again(tmp_path, make_app):

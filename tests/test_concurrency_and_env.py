@@ -9,35 +9,17 @@ import sys
 from core.actor import Actor, CommandContext
 from core.log_files import log_path
 from tests.conftest import sleeper
-from tests.helpers import alive, wait_for
+from tests.helpers import alive, count_tagged, wait_for
 
 CLI = CommandContext(Actor("cli", "tester", local=True))
 PY = sys.executable
-
-
-def _count_tagged(tag: str) -> int:
-    import os
-
-    n = 0
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    data = f.read()
-                with open(f"/proc/{pid}/stat") as f:
-                    zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
-                if tag.encode() in data and not zombie:
-                    n += 1
-            except OSError:
-                pass
-    return n
 
 
 async def test_concurrent_restarts_of_one_program_spawn_exactly_one_process(make_app):
     app = await make_app([{"name": "web", "command": sleeper("concurrent-web")}])
     replies = await asyncio.gather(*(app.dispatcher.handle("restart web", CLI) for _ in range(10)))
     assert all(r.ok for r in replies)
-    assert _count_tagged("concurrent-web") == 1
+    assert count_tagged("concurrent-web") == 1
     assert alive(app.supervisor.state("web").pid)
 
 
@@ -46,7 +28,7 @@ async def test_concurrent_starts_spawn_one_and_report_already_running(make_app):
     replies = await asyncio.gather(*(app.dispatcher.handle("start web", CLI) for _ in range(5)))
     assert sum(r.ok for r in replies) == 1
     assert all("already running" in r.text for r in replies if not r.ok)
-    assert _count_tagged("concurrent-start") == 1
+    assert count_tagged("concurrent-start") == 1
 
 
 async def test_a_childs_environment_lacks_procbots_token_variables(make_app):
