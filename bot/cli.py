@@ -167,8 +167,12 @@ def _discord_invite(args: argparse.Namespace) -> int:
     if not app_id or not app_id.isdigit():
         return _fail("give --application-id ID (digits) or set [discord].application_id", EXIT_USAGE)
     from adapters.discord_invite import invite_url
+    from core.errors import InvalidInput
 
-    print(invite_url(app_id))
+    try:
+        print(invite_url(app_id))
+    except InvalidInput as e:
+        return _fail(str(e), EXIT_USAGE)
     return EXIT_OK
 
 

@@ -22,6 +22,7 @@ TOKEN_PATTERNS = [
     re.compile(r"xox[abposr]-[A-Za-z0-9-]{8,}"),
     re.compile(r"xapp-[A-Za-z0-9-]{8,}"),
     re.compile(r"[MN][A-Za-z\d]{23,27}\.[\w-]{6}\.[\w-]{27,40}"),  # Discord bot token
+    re.compile(r"(?<=/)(?:webhooks|interactions)/\d+/[\w.-]{20,}"),  # interaction tokens in URLs
 ]
 
 

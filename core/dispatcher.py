@@ -150,8 +150,8 @@ class Dispatcher:
                 log.warning("command %r by %s failed: %s", cmd.text, actor.label, e)
             return Reply.error(e)
         await self._audit(ctx, cmd.text, "ok" if reply.ok else "error", "" if reply.ok else reply.text[:500])
-        if cmd.public and reply.ok:
-            reply.ephemeral = False
+        if cmd.public and reply.ok and "confirm" not in reply.data:
+            reply.ephemeral = False  # a confirmation prompt stays private to the asker
         return reply
 
     def _programs_for(self, cmd: Command) -> dict[str, str | None]:
