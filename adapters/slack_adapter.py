@@ -116,6 +116,20 @@ def delivery_error(e: Exception, what: str) -> DeliveryError:
     return DeliveryError(f"Slack {what}: {type(e).__name__}: {e}", retryable=True)
 
 
+class _DropTokenNotice(logging.Filter):
+    """Bolt warns that `token` is unused whenever SLACK_BOT_TOKEN is set and a client is given: noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("procbot.slack.bolt")
+    if not any(isinstance(f, _DropTokenNotice) for f in logger.filters):
+        logger.addFilter(_DropTokenNotice())
+    return logger
+
+
 class SlackAdapter:
     """One Slack workspace connection. Also the :class:`Messenger` for ``slack:CHANNEL`` alerts."""
 
@@ -158,7 +172,7 @@ class SlackAdapter:
             signing_secret=secrets.signing_secret,
             # Socket Mode payloads are not signed; HTTP ones must be.
             request_verification_enabled=settings.mode == "http",
-            logger=logging.getLogger("procbot.slack.bolt"),
+            logger=_bolt_logger(),
         )
         self.app.command(settings.command)(self._on_command)
         self.app.action(re.compile("^" + re.escape(ACTION_PREFIX)))(self._on_action)
@@ -223,14 +237,18 @@ class SlackAdapter:
         if self._socket is not None:
             client = self._socket.client
             try:
-                async with asyncio.timeout(5):
+                async with asyncio.timeout(3):
                     await self._socket.close_async()
             except (TimeoutError, aiohttp.ClientError, OSError) as e:
                 log.warning("slack: socket did not close cleanly: %s", e)
             # close() cancels the SDK's loops without waiting for them; wait here.
             loops = [f for f in (client.message_processor, client.current_session_monitor,
                                  client.message_receiver) if f is not None]
-            await asyncio.gather(*loops, return_exceptions=True)
+            if loops:
+                _, stuck = await asyncio.wait(loops, timeout=2)
+                for f in stuck:  # a peer that stopped answering leaves a receive pending
+                    f.cancel()
+                await asyncio.gather(*loops, return_exceptions=True)
             self._socket = None
         if self._runner is not None:
             await self._runner.cleanup()

@@ -33,6 +33,7 @@ from core.supervisor import Supervisor
 log = logging.getLogger(__name__)
 
 MAINTENANCE_EVERY = 3600.0
+ADAPTER_STOP_TIMEOUT = 10.0
 
 
 class App:
@@ -119,7 +120,10 @@ class App:
             stop_programs = self.config.procbot.stop_programs_on_exit
         for adapter in reversed(self.adapters):
             try:
-                await adapter.stop()
+                # a platform that stops answering must not hold the whole shutdown hostage
+                await asyncio.wait_for(adapter.stop(), ADAPTER_STOP_TIMEOUT)
+            except TimeoutError:
+                log.error("the %s adapter did not stop within %ss; going on", adapter.platform, ADAPTER_STOP_TIMEOUT)
             except Exception:
                 log.exception("stopping the %s adapter failed", adapter.platform)
         for t in self._tasks:
