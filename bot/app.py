@@ -115,9 +115,16 @@ class App:
         return summary
 
     async def stop(self, stop_programs: bool | None = None) -> None:
-        """Graceful shutdown: adapters first (no new commands), then background work, then programs."""
+        """Graceful shutdown, so nothing is lost.
+
+        Alerting stops first (its outbox keeps anything unsent for the next
+        run, and no delivery is cut off by a closing adapter), then the
+        adapters (no new commands), background work, and last the programs.
+        """
         if stop_programs is None:
             stop_programs = self.config.procbot.stop_programs_on_exit
+        for ext in reversed(self.extensions):
+            await ext.stop()
         for adapter in reversed(self.adapters):
             try:
                 # a platform that stops answering must not hold the whole shutdown hostage
@@ -132,8 +139,6 @@ class App:
         self._tasks.clear()
         await self.scanner.settled()
         await self.supervisor.shutdown(stop_programs)
-        for ext in reversed(self.extensions):
-            await ext.stop()
         await self.scanner.flush(final=True)
         await self.recorder.stop()
         await self.console.stop()

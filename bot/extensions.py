@@ -1,10 +1,106 @@
-"""Services the daemon adds to the App beyond the core (alerts, digests)."""
+"""Services the daemon adds to the App beyond the core: crash alerts and digests.
+
+``install_extensions(app)`` builds them and registers them in
+``app.extensions`` (started before the supervisor, so no crash goes
+unseen; stopped after it), and plugs ``/proc digest`` and the
+"undelivered alerts" lines of ``/proc status`` into the dispatcher.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from bot.app import App
+from bot.schedule_check import digest_problems
+from bot.scheduler import DigestScheduler
+from bot.secrets import discord_token, slack_secrets
+from core.alert_policy import AlertPolicy
+from core.digest import DigestBuilder
+from core.errors import ConfigError, DeliveryError
+from core.incidents import IncidentStore
+from core.oom import OomWatch
+from core.outbox import MessengerLookup, NotReady, Outbox
+from core.outbox_store import OutboxStore
+from core.ports import Messenger
+from core.sample_rollup import SampleRollup
+from core.spec import Config
 
 
-def install_extensions(app: App) -> None:
-    """Attach alerting and digests; a no-op until those services exist."""
-    return None
+@dataclass
+class Alerting:
+    """Handles on the installed services (tests and the benchmark drive them)."""
+
+    outbox: Outbox
+    policy: AlertPolicy
+    digests: DigestScheduler
+    incidents: IncidentStore
+    builder: DigestBuilder
+
+
+def install_extensions(app: App, *, outbox_backoff: float = 1.0) -> Alerting:
+    """Attach alerting and digests to ``app`` (before ``app.start()``).
+
+    Raises ConfigError naming the key for a digest whose cron expression or
+    time zone does not parse: the daemon then refuses to start.
+    """
+    problems = digest_problems(app.config)
+    if problems:
+        key, problem = problems[0]
+        raise ConfigError(app.config.source, key, problem)
+    incidents = IncidentStore(app.registry)
+    rollup = SampleRollup(app.registry)
+    outbox = Outbox(OutboxStore(app.registry), messenger_lookup(app), app.clock, backoff_initial=outbox_backoff)
+    policy = AlertPolicy(
+        bus=app.bus, outbox=outbox, store=incidents, silences=app.silences, supervisor=app.supervisor,
+        settings=lambda: app.config.alerts, clock=app.clock, host=app.host, oom=OomWatch(),
+    )
+    builder = DigestBuilder(registry=app.registry, rollup=rollup, incidents=incidents, supervisor=app.supervisor,
+                            silences=app.silences, clock=app.clock, host=app.host)
+    digests = DigestScheduler(specs=list(app.config.digest), builder=builder, rollup=rollup, outbox=outbox,
+                              registry=app.registry, clock=app.clock,
+                              build_delay=min(app.config.procbot.scan_interval + 0.5, 15.0))
+    # order matters: the outbox delivers what the policy queues on start-up; stop runs in reverse
+    app.extensions.extend([outbox, policy, digests])
+    app.dispatcher.digests = digests
+    app.dispatcher.notes = outbox
+    return Alerting(outbox, policy, digests, incidents, builder)
+
+
+def messenger_lookup(app: App) -> MessengerLookup:
+    """Platform -> Messenger, or a DeliveryError that says why alerts cannot go there.
+
+    Adapters start after the extensions, so a configured platform without its
+    Messenger yet is a short retryable wait; an unconfigured one is a failure
+    shown in ``/proc status``, never a crash.
+    """
+
+    def lookup(platform: str) -> Messenger:
+        messenger = app.messengers.get(platform)
+        if messenger is not None:
+            return messenger
+        problem = platform_problem(app.config, app.environ, platform, adapters=app._with_adapters)
+        if problem:
+            raise DeliveryError(problem, retryable=False)
+        raise NotReady(f"the {platform} adapter is not running yet")
+
+    return lookup
+
+
+def platform_problem(config: Config, environ: Mapping[str, str], platform: str, *, adapters: bool = True) -> str:
+    """Why messages cannot be sent to ``platform`` at all ("" if they can, once its adapter runs)."""
+    if platform == "slack":
+        if config.slack is None or not config.slack.enabled:
+            return "alerts go to Slack but Slack is not configured ([slack] missing or disabled)"
+        if slack_secrets(config.slack, config, environ) is None:
+            return f"alerts go to Slack but the Slack credentials are not set ({config.slack.bot_token_env})"
+    elif platform == "discord":
+        if config.discord is None or not config.discord.enabled:
+            return "alerts go to Discord but Discord is not configured ([discord] missing or disabled)"
+        if discord_token(config.discord, config, environ) is None:
+            return f"alerts go to Discord but the Discord token is not set ({config.discord.token_env})"
+    else:
+        return f"unknown destination platform {platform!r}"
+    if not adapters:
+        return f"the {platform} adapter is not started in this process"
+    return ""

@@ -130,17 +130,22 @@ class Registry:
         return int(row[0]) if row else 0
 
     # -- helpers ---------------------------------------------------------
-    async def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One write statement; returns the last row id."""
+        return (await self.write(sql, params))[1]
+
+    async def write(self, sql: str, params: Sequence[Any] = ()) -> tuple[int, int]:
+        """One write statement under the write lock; returns (rows touched, last row id)."""
         async with self.write_lock:
             try:
                 cur = await self.db.execute(sql, params)
-                rowid = cur.lastrowid or 0
+                result = (cur.rowcount, cur.lastrowid or 0)
                 await cur.close()
-                return rowid
+                return result
             except sqlite3.Error as e:
                 raise RegistryError(f"Registry write failed: {e}") from e
 
-    async def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         async with self.write_lock:
             await self._in_tx(lambda db: db.executemany(sql, rows))
 
@@ -165,7 +170,7 @@ class Registry:
                 await self.db.execute("ROLLBACK")
             raise RegistryError(f"Registry write failed: {e}") from e
 
-    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             async with self.db.execute(sql, params) as cur:
                 return list(await cur.fetchall())
@@ -176,20 +181,20 @@ class Registry:
     async def sync_programs(self, specs: list[tuple[str, str, str, str | None]], now: float) -> None:
         """Mirror config specs: (name, kind, spec_json, group). Names no longer configured are removed."""
         names = [s[0] for s in specs]
-        await self._many(
+        await self.execute_many(
             "INSERT INTO programs(name, kind, spec_json, grp, updated_at) VALUES (?,?,?,?,?) "
             "ON CONFLICT(name) DO UPDATE SET kind=excluded.kind, spec_json=excluded.spec_json, "
             "grp=excluded.grp, updated_at=excluded.updated_at",
             [(n, k, j, g, now) for n, k, j, g in specs],
         )
         marks = ",".join("?" * len(names)) or "''"
-        await self._exec(f"DELETE FROM programs WHERE name NOT IN ({marks})", names)
+        await self.execute(f"DELETE FROM programs WHERE name NOT IN ({marks})", names)
 
     # -- runs ------------------------------------------------------------
     async def run_started(
         self, program: str, pid: int, start_ticks: int, at: float, by: str, adopted: bool = False
     ) -> int:
-        return await self._exec(
+        return await self.execute(
             "INSERT INTO runs(program, pid, start_ticks, started_at, started_by, adopted) VALUES (?,?,?,?,?,?)",
             (program, pid, start_ticks, at, by, int(adopted)),
         )
@@ -197,23 +202,23 @@ class Registry:
     async def run_ended(
         self, run_id: int, at: float, exit_code: int | None, signal: str | None, reason: str
     ) -> None:
-        await self._exec(
+        await self.execute(
             "UPDATE runs SET ended_at=?, exit_code=?, signal=?, reason=? WHERE id=? AND ended_at IS NULL",
             (at, exit_code, signal, reason, run_id),
         )
 
     async def open_runs(self) -> list[RunRow]:
-        rows = await self._all("SELECT * FROM runs WHERE ended_at IS NULL ORDER BY id")
+        rows = await self.fetch_all("SELECT * FROM runs WHERE ended_at IS NULL ORDER BY id")
         return [RunRow(*r[:10], adopted=bool(r[10])) for r in rows]
 
     async def runs(self, program: str, limit: int = 20) -> list[RunRow]:
-        rows = await self._all(
+        rows = await self.fetch_all(
             "SELECT * FROM runs WHERE program=? ORDER BY id DESC LIMIT ?", (program, limit)
         )
         return [RunRow(*r[:10], adopted=bool(r[10])) for r in rows]
 
     async def runs_between(self, since: float, until: float) -> list[RunRow]:
-        rows = await self._all(
+        rows = await self.fetch_all(
             "SELECT * FROM runs WHERE started_at < ? AND (ended_at IS NULL OR ended_at >= ?) ORDER BY id",
             (until, since),
         )
@@ -221,7 +226,7 @@ class Registry:
 
     # -- events ----------------------------------------------------------
     async def add_events(self, rows: list[tuple[float, str, str, dict[str, Any]]]) -> None:
-        await self._many(
+        await self.execute_many(
             "INSERT INTO events(at, program, kind, detail_json) VALUES (?,?,?,?)",
             [(at, p, k, json.dumps(d, default=str)) for at, p, k, d in rows],
         )
@@ -239,11 +244,11 @@ class Registry:
             params.extend(kinds)
         sql += " ORDER BY id DESC LIMIT ?"
         params.append(limit)
-        rows = await self._all(sql, params)
+        rows = await self.fetch_all(sql, params)
         return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
 
     async def count_events(self, since: float, until: float, kinds: Sequence[str]) -> dict[str, dict[str, int]]:
-        rows = await self._all(
+        rows = await self.fetch_all(
             f"SELECT program, kind, COUNT(*) FROM events WHERE at >= ? AND at < ? "
             f"AND kind IN ({','.join('?' * len(kinds))}) GROUP BY program, kind",
             [since, until, *kinds],
@@ -256,7 +261,7 @@ class Registry:
     # -- samples ---------------------------------------------------------
     async def add_samples(self, rows: list[SampleRow]) -> None:
         if rows:
-            await self._many(
+            await self.execute_many(
                 "INSERT INTO samples(program, at, span, n, cpu_avg, cpu_max, rss_avg, rss_max, up_n) "
                 "VALUES (?,?,?,?,?,?,?,?,?)",
                 [
@@ -267,7 +272,7 @@ class Registry:
 
     async def sample_summary(self, since: float, until: float) -> dict[str, dict[str, float]]:
         """Per program: weighted CPU/RSS average, peaks, and the fraction of samples that were up."""
-        rows = await self._all(
+        rows = await self.fetch_all(
             "SELECT program, SUM(n), SUM(cpu_avg*n), MAX(cpu_max), SUM(rss_avg*n), MAX(rss_max), SUM(up_n) "
             "FROM samples WHERE at >= ? AND at < ? GROUP BY program",
             (since, until),
@@ -312,8 +317,8 @@ class Registry:
             raise RegistryError(f"Thinning samples failed: {e}") from e
 
     async def prune(self, before: float) -> None:
-        await self._exec("DELETE FROM samples WHERE at < ?", (before,))
-        await self._exec("DELETE FROM events WHERE at < ?", (before,))
+        await self.execute("DELETE FROM samples WHERE at < ?", (before,))
+        await self.execute("DELETE FROM events WHERE at < ?", (before,))
 
     # -- audit -----------------------------------------------------------
     async def audit(
@@ -327,14 +332,14 @@ class Registry:
         outcome: str,
         detail: str = "",
     ) -> int:
-        return await self._exec(
+        return await self.execute(
             "INSERT INTO audit(at, platform, user_id, user_name, channel, command, outcome, detail) "
             "VALUES (?,?,?,?,?,?,?,?)",
             (at, platform, user_id, user_name, channel, command, outcome, detail),
         )
 
     async def audit_rows(self, limit: int = 20) -> list[AuditRow]:
-        rows = await self._all("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+        rows = await self.fetch_all("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
         return [AuditRow(*r) for r in rows]
 
 

@@ -277,6 +277,7 @@ class ProgramRunner:
         if st.state is State.BACKOFF:
             self._cancel_restart_timer()
             st.state, st.next_start_at = State.STOPPED, None
+            st.message = f"stopped by {by}"
             self.bus.publish(ProgramEvent(EventKind.STOPPED, st.name, self.clock.time(), by=by, group=st.group))
             return
         if not st.state.is_up or st.pid is None:

@@ -109,4 +109,37 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (name, due_at)
     );
     """,
+    # 2: alerts and digests (issue 4)
+    #   sample_hours: hourly rollup of samples so a 30-day digest reads ~720 rows per program, not 43k;
+    #   rebuilt per hour from samples, so thinning (which preserves sums and maxima) never skews it.
+    #   rollup_state: the rollup's watermark (samples rowid already folded).
+    #   alert_groups: one grouped alert for a storm of programs failing together.
+    """
+    CREATE TABLE sample_hours (
+        hour        REAL NOT NULL,             -- start of the hour (epoch seconds, UTC-aligned)
+        program     TEXT NOT NULL,
+        n           INTEGER NOT NULL,
+        cpu_sum     REAL NOT NULL,             -- SUM(cpu_avg * n)
+        cpu_max     REAL NOT NULL,
+        rss_sum     REAL NOT NULL,             -- SUM(rss_avg * n)
+        rss_max     INTEGER NOT NULL,
+        up_n        INTEGER NOT NULL,
+        PRIMARY KEY (hour, program)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_state (
+        name        TEXT PRIMARY KEY,
+        value       REAL NOT NULL
+    );
+    CREATE TABLE alert_groups (
+        id          INTEGER PRIMARY KEY,
+        opened_at   REAL NOT NULL,
+        updated_at  REAL NOT NULL,
+        resolved_at REAL,
+        state_json  TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX alert_groups_open ON alert_groups(resolved_at) WHERE resolved_at IS NULL;
+    CREATE INDEX outbox_lane ON outbox(destination, id) WHERE delivered_at IS NULL AND failed = 0;
+    CREATE INDEX outbox_thread ON outbox(thread_of) WHERE thread_of IS NOT NULL;
+    CREATE INDEX incidents_opened ON incidents(opened_at);
+    """,
 ]

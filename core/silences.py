@@ -34,7 +34,7 @@ class Silences:
         self._items: list[Silence] = []
 
     async def load(self) -> None:
-        rows = await self.registry._all(
+        rows = await self.registry.fetch_all(
             "SELECT id, target, created_at, until, created_by, reason FROM silences "
             "WHERE ended_at IS NULL AND until > ?",
             (self.clock.time(),),
@@ -54,13 +54,13 @@ class Silences:
 
     async def add(self, target: str, seconds: float, by: str, reason: str) -> Silence:
         now = self.clock.time()
-        sid = await self.registry._exec(
+        sid = await self.registry.execute(
             "INSERT INTO silences(target, created_at, until, created_by, reason) VALUES (?,?,?,?,?)",
             (target, now, now + seconds, by, reason),
         )
         s = Silence(sid, target, now, now + seconds, by, reason)
         self._items = [x for x in self._items if x.target != target] + [s]
-        await self.registry._exec(
+        await self.registry.execute(
             "UPDATE silences SET ended_at=? WHERE target=? AND id<>? AND ended_at IS NULL", (now, target, sid)
         )
         return s
@@ -69,7 +69,7 @@ class Silences:
         now = self.clock.time()
         before = len(self._items)
         self._items = [s for s in self._items if s.target != target]
-        await self.registry._exec(
+        await self.registry.execute(
             "UPDATE silences SET ended_at=? WHERE target=? AND ended_at IS NULL", (now, target)
         )
         return before - len(self._items)

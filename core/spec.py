@@ -193,6 +193,8 @@ class AlertSettings(Strict):
     repeat_interval: float = Field(4 * 3600.0, gt=0)
     group_window: float = Field(10.0, ge=0)
     group_threshold: int = Field(5, ge=2)
+    group_hold: float = Field(0.25, ge=0, le=60, description="seconds the 2nd..(threshold-1)th failure "
+                              "of a burst waits to see whether a storm (one grouped alert) is starting")
 
 
 class DigestSpec(Strict):

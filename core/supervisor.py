@@ -18,7 +18,7 @@ from difflib import get_close_matches
 from core import procfs
 from core.clock import Clock
 from core.errors import NotFound, ProcbotError
-from core.events import EventBus
+from core.events import EventBus, EventKind, ProgramEvent
 from core.grammar import Target
 from core.program_state import ProgramState, State
 from core.registry import Registry
@@ -157,6 +157,11 @@ class Supervisor:
                 log.info("adopted %s pid=%d", run.program, run.pid)
             else:
                 await self.registry.run_ended(run.id, now, None, None, "lost while procbot was down")
+                self.bus.publish(ProgramEvent(
+                    EventKind.CRASHED, run.program, now, pid=run.pid, runtime=None, group=runner.spec.group,
+                    message="died while procbot was down (exit status unknown)",
+                    next_action="starting it again" if runner.spec.autostart else "not restarting: autostart is off",
+                ))
         return adopted
 
     async def shutdown(self, stop_programs: bool) -> None:

@@ -66,11 +66,16 @@ async def test_a_program_that_died_while_procbot_was_down_is_started_again(tmp_p
     await app.stop(stop_programs=False)
     os.killpg(old, signal.SIGKILL)
     await wait_for(lambda: not alive(old))
-    app2 = await make_app([{"name": "alpha", "command": sleeper("gone-alpha")}], state_dir=state)
+    app2 = await make_app([{"name": "alpha", "command": sleeper("gone-alpha")}], state_dir=state, start=False)
+    q = app2.bus.subscribe()
+    await app2.start()
     st = app2.supervisor.state("alpha")
     assert st.pid != old and alive(st.pid)
     runs = await app2.registry.runs("alpha")
     assert runs[1].reason == "lost while procbot was down"
+    first = q.get_nowait()
+    assert first.kind is EventKind.CRASHED and first.pid == old
+    assert "while procbot was down" in first.message
 
 
 async def test_sigterm_stops_the_daemon_and_its_programs(tmp_path):

@@ -17,7 +17,7 @@ async def test_a_new_file_is_migrated_to_the_latest_schema_in_wal_mode(tmp_path)
     reg = Registry(tmp_path / "r.db")
     await reg.open()
     assert await reg.schema_version() == len(MIGRATIONS)
-    rows = await reg._all("PRAGMA journal_mode")
+    rows = await reg.fetch_all("PRAGMA journal_mode")
     assert rows[0][0] == "wal"
     await reg.close()
 
@@ -26,7 +26,7 @@ async def test_a_file_from_a_newer_procbot_is_refused(tmp_path):
     path = tmp_path / "r.db"
     reg = Registry(path)
     await reg.open()
-    await reg._exec("UPDATE schema_version SET version = 999")
+    await reg.execute("UPDATE schema_version SET version = 999")
     await reg.close()
     with pytest.raises(RegistryError, match="newer procbot"):
         await Registry(path).open()
@@ -55,7 +55,7 @@ async def test_thinning_folds_old_samples_and_keeps_the_averages(tmp_path):
     before = await reg.sample_summary(0, 1e9)
     await reg.thin_samples(before=1e9, span=900.0)
     after = await reg.sample_summary(0, 1e9)
-    count = await reg._all("SELECT COUNT(*) FROM samples")
+    count = await reg.fetch_all("SELECT COUNT(*) FROM samples")
     assert count[0][0] == 2
     assert after["web"]["cpu_avg"] == pytest.approx(before["web"]["cpu_avg"])
     assert after["web"]["up_fraction"] == 1.0

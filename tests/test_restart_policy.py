@@ -20,7 +20,8 @@ def crash_now(code: int = 3) -> list[str]:
     return [PY, "-c", f"import sys; sys.exit({code})"]
 
 
-async def collect(app, kinds):
+def collect(app, kinds):
+    """Subscribe to the bus; call before app.start() so no early event is missed."""
     q = app.bus.subscribe()
     seen = []
 
@@ -38,7 +39,7 @@ async def test_a_killed_program_is_detected_and_restarted_with_a_new_pid(make_ap
     app = await make_app([{"name": "web", "command": sleeper("web"), "min_uptime": 0}])
     st = app.supervisor.state("web")
     first = st.pid
-    drain = await collect(app, {EventKind.CRASHED})
+    drain = collect(app, {EventKind.CRASHED})
     os.kill(first, signal.SIGKILL)
     await wait_for(lambda: st.state is State.RUNNING and st.pid != first)
     assert alive(st.pid)
@@ -53,8 +54,9 @@ async def test_quick_failures_back_off_exponentially(make_app):
     app = await make_app([{
         "name": "flaky", "command": crash_now(), "min_uptime": 5,
         "backoff": {"initial": 0.2, "factor": 2.0, "max": 10}, "give_up": {"failures": 50, "window": 60},
-    }])
-    drain = await collect(app, {EventKind.CRASHED})
+    }], start=False)
+    drain = collect(app, {EventKind.CRASHED})
+    await app.start()
     await wait_for(lambda: len(drain()) >= 3, timeout=15)
     delays = [ev.next_delay for ev in drain()[:3]]
     assert delays == [0.2, 0.4, 0.8]
@@ -65,9 +67,10 @@ async def test_gives_up_after_too_many_failures_in_the_window(make_app):
     app = await make_app([{
         "name": "broken", "command": crash_now(), "min_uptime": 1,
         "backoff": {"initial": 0.01, "factor": 1.0, "max": 0.01}, "give_up": {"failures": 4, "window": 60},
-    }])
+    }], start=False)
     st = app.supervisor.state("broken")
-    drain = await collect(app, {EventKind.GAVE_UP, EventKind.CRASHED})
+    drain = collect(app, {EventKind.GAVE_UP, EventKind.CRASHED})
+    await app.start()
     await wait_for(lambda: st.state is State.FATAL, timeout=15)
     events = drain()
     assert [e.kind for e in events].count(EventKind.GAVE_UP) == 1

@@ -44,6 +44,6 @@ async def test_samples_are_written_in_buckets(make_app):
         await app.scanner.scan()
         await asyncio.sleep(0.1)
     await app.scanner.flush(final=True)
-    rows = await app.registry._all("SELECT program, n, up_n FROM samples")
+    rows = await app.registry.fetch_all("SELECT program, n, up_n FROM samples")
     assert rows
     assert all(program == "a" and up == n for program, n, up in rows)

@@ -1,0 +1,33 @@
+"""Checks of ``[[digest]]`` entries that pydantic cannot make: cron syntax and time zones.
+
+Used by ``procbot check-config`` (through ``bot.config_check``) and by the
+daemon, which refuses to start on the first problem (see
+``bot.extensions.install_extensions``), so a typo in a schedule is an error
+naming its key, never a digest that silently never comes.
+"""
+
+from __future__ import annotations
+
+from bot.cron import ScheduleError, trigger, zone
+from core.spec import Config
+
+
+def digest_problems(config: Config) -> list[tuple[str, str]]:
+    """(key, problem) pairs, e.g. ``("digest[daily].cron", "'0 25 * * *' is not a valid cron expression: ...")``."""
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for d in config.digest:
+        key = f"digest[{d.name}]"
+        if d.name in seen:
+            out.append((f"{key}.name", f"digest name {d.name!r} is used twice"))
+        seen.add(d.name)
+        try:
+            zone(d.timezone)
+        except ScheduleError as e:
+            out.append((f"{key}.timezone", e.problem))
+            continue
+        try:
+            trigger(d.cron, d.timezone)
+        except ScheduleError as e:
+            out.append((f"{key}.{e.field}", e.problem))
+    return out

@@ -1,0 +1,182 @@
+"""Crash alerts through the real Slack and Discord adapters, received by the fake platforms."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from typing import Any
+
+from aiohttp import web
+
+from core.actor import Actor, CommandContext
+from tests.alert_fixtures import alert_program, discord_alert_rig, slack_alert_rig
+from tests.fakes.discord_harness import OPS_ROLE
+from tests.fakes.discord_harness import PERMS as DISCORD_PERMS
+from tests.fakes.slack_server import FakeSlack
+from tests.helpers import wait_for
+from tests.test_alerts_crash import wait_logged
+
+SLACK_PERMS = {"default_role": "viewer", "grants": [{"role": "operator", "platform": "slack", "users": ["U0OP"]}]}
+CLI = CommandContext(Actor("cli", "root", local=True))
+
+
+def top_level(fake: FakeSlack) -> list[Any]:
+    return [m for m in fake.messages.values() if m.thread_ts is None]
+
+
+def blocks_text(msg: Any) -> str:
+    return json.dumps(msg.blocks)
+
+
+def slack_buttons(msg: Any) -> list[tuple[str, str]]:
+    return [(e["text"]["text"], e["value"]) for b in msg.blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+async def crash(rig: Any, name: str = "web") -> int:
+    await wait_logged(rig.app, name, "starting")
+    pid = rig.app.supervisor.state(name).pid
+    os.kill(pid, signal.SIGKILL)
+    return pid
+
+
+# ------------------------------------------------------------------ Slack
+
+
+async def test_slack_receives_exactly_one_alert_with_the_fields_and_buttons(make_app):
+    async with slack_alert_rig(make_app, [alert_program("web", min_uptime=30)]) as rig:
+        await crash(rig)
+        await rig.fake.wait_for(lambda: top_level(rig.fake), timeout=10)
+        await rig.settle()
+
+        [msg] = top_level(rig.fake)
+        assert msg.channel == "CALERTS" and "web crashed on testhost" in msg.text
+        text = blocks_text(msg)
+        assert "killed by SIGKILL" in text and "testhost" in text and "web starting up" in text
+        assert slack_buttons(msg) == [("Restart", "cmd:restart web"), ("Logs", "cmd:logs web 50"),
+                                      ("Silence 1h", "cmd:silence web 1h")]
+        assert len(rig.fake.calls_to("chat.postMessage")) == 1
+
+
+async def test_slack_restart_button_restarts_for_an_operator_and_is_refused_for_a_viewer(make_app):
+    async with slack_alert_rig(make_app, [alert_program("web", min_uptime=30)], permissions=SLACK_PERMS) as rig:
+        await crash(rig)
+        await rig.fake.wait_for(lambda: top_level(rig.fake), timeout=10)
+        st = rig.app.supervisor.state("web")
+        await wait_for(lambda: st.state.value == "starting")
+        before = st.pid
+
+        env = await rig.fake.press("cmd:restart web", user_id="U0VIEW", is_ephemeral=False)
+        refused = await rig.fake.wait_response(env.response_url, timeout=10)
+        assert "operator role" in refused["text"] and st.pid == before
+
+        env = await rig.fake.press("cmd:restart web", user_id="U0OP", is_ephemeral=False)
+        done = await rig.fake.wait_response(env.response_url, timeout=10)
+        assert "Restarted web" in done["text"] and st.pid != before
+        outcomes = [(r.user_id, r.outcome) for r in await rig.app.registry.audit_rows(2)]
+        assert outcomes == [("U0OP", "ok"), ("U0VIEW", "refused")]
+
+
+class FlakySlack(FakeSlack):
+    """Answers chat.postMessage with a scripted run of failures first."""
+
+    script: list[tuple[int, int]] = []
+
+    def _take_failure(self, key: str) -> web.Response | None:
+        if key != "chat.postMessage" or not self.script:
+            return super()._take_failure(key)
+        status, retry_after = self.script.pop(0)
+        if status == 429:
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": str(retry_after)})
+        return web.Response(status=status, text="upstream failure")
+
+
+async def test_slack_answering_500_then_429_then_recovering_gets_the_alert_exactly_once(make_app, monkeypatch):
+    FlakySlack.script = [(500, 0)] * 3 + [(429, 0)] * 3  # slack_sdk retries each twice itself
+    monkeypatch.setattr("tests.fakes.slack_server.FakeSlack", FlakySlack)
+    async with slack_alert_rig(make_app, [alert_program("web", min_uptime=30)]) as rig:
+        assert isinstance(rig.fake, FlakySlack)
+        await crash(rig)
+        await rig.fake.wait_for(lambda: top_level(rig.fake), timeout=20)
+        await rig.settle()
+
+        assert FlakySlack.script == []
+        assert len(top_level(rig.fake)) == 1
+        [(attempts, error)] = await rig.app.registry.fetch_all("SELECT attempts, last_error FROM outbox")
+        assert attempts >= 2 and error is None
+
+
+async def test_slack_recovery_lands_in_the_alert_thread_and_the_alert_is_edited_to_resolved(make_app):
+    async with slack_alert_rig(make_app, [alert_program("web", min_uptime=0.3)]) as rig:
+        await crash(rig)
+        await rig.fake.wait_for(lambda: len(rig.fake.messages) >= 2, timeout=10)
+        await rig.settle()
+
+        [alert] = top_level(rig.fake)
+        [recovery] = [m for m in rig.fake.messages.values() if m.thread_ts is not None]
+        assert recovery.thread_ts == alert.ts and "web is running again" in recovery.text
+        assert alert.edits >= 1 and "web recovered on testhost" in alert.text
+
+
+async def test_slack_refusing_the_channel_is_a_failure_shown_in_status_not_a_retry_loop(make_app):
+    async with slack_alert_rig(make_app, [alert_program("web", min_uptime=30)]) as rig:
+        rig.fake.not_in_channel.add("CALERTS")
+        await crash(rig)
+        await wait_for(lambda: bool(rig.alerting.outbox.status_notes()), timeout=10)
+
+        status = await rig.app.dispatcher.handle("status", CLI)
+        assert "1 alert undelivered to slack:CALERTS: Slack chat.postMessage: not_in_channel" in status.text
+        assert len(rig.fake.calls_to("chat.postMessage")) == 1
+
+
+# ------------------------------------------------------------------ Discord
+
+
+def discord_buttons(msg: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(c["label"], c["custom_id"]) for row in msg.get("components") or [] for c in row["components"]]
+
+
+async def test_discord_receives_exactly_one_alert_embed_with_the_fields_and_buttons(make_app):
+    async with discord_alert_rig(make_app, [alert_program("web", min_uptime=30)]) as rig:
+        await crash(rig)
+        await rig.fake.wait_until(lambda: bool(rig.fake.channel_messages.get(rig.fake.channel_id)), 10)
+        await rig.settle()
+
+        [msg] = rig.fake.channel_messages[rig.fake.channel_id]
+        embed = msg["embeds"][0]
+        assert embed["title"] == "web crashed on testhost"
+        fields = {f["name"]: f["value"] for f in embed["fields"]}
+        assert fields["Exit"] == "killed by SIGKILL" and fields["Host"] == "testhost"
+        assert discord_buttons(msg) == [("Restart", "procbot:cmd:restart web"), ("Logs", "procbot:cmd:logs web 50"),
+                                        ("Silence 1h", "procbot:cmd:silence web 1h")]
+
+
+async def test_discord_restart_button_restarts_for_an_operator_and_is_refused_for_a_viewer(make_app):
+    async with discord_alert_rig(make_app, [alert_program("web", min_uptime=30)], permissions=DISCORD_PERMS) as rig:
+        await crash(rig)
+        await rig.fake.wait_until(lambda: bool(rig.fake.channel_messages.get(rig.fake.channel_id)), 10)
+        st = rig.app.supervisor.state("web")
+        await wait_for(lambda: st.state.value == "starting")
+        before = st.pid
+        [msg] = rig.fake.channel_messages[rig.fake.channel_id]
+
+        viewer = await rig.fake.wait_answered(
+            await rig.fake.click(msg, "procbot:cmd:restart web", user=rig.fake.user("victor")), 10)
+        assert "operator role" in viewer.text() and st.pid == before
+
+        operator = rig.fake.user("olive", roles=[OPS_ROLE])
+        done = await rig.fake.wait_answered(await rig.fake.click(msg, "procbot:cmd:restart web", user=operator), 10)
+        assert "Restarted web" in done.text() and st.pid != before
+
+
+async def test_discord_recovery_replies_to_the_alert_which_is_edited_to_resolved(make_app):
+    async with discord_alert_rig(make_app, [alert_program("web", min_uptime=0.3)]) as rig:
+        await crash(rig)
+        await rig.fake.wait_until(lambda: len(rig.fake.channel_messages.get(rig.fake.channel_id, [])) >= 2, 10)
+        await rig.settle()
+
+        alert, recovery = rig.fake.channel_messages[rig.fake.channel_id]
+        assert str(recovery["message_reference"]["message_id"]) == str(alert["id"])
+        assert recovery["embeds"][0]["title"] == "web is running again on testhost"
+        assert alert["embeds"][0]["title"] == "web recovered on testhost"
