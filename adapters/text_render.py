@@ -1,17 +1,17 @@
-"""Renders a Reply as plain text for the terminal (console adapter and CLI).
+"""Renders a reply as plain text for the terminal (console adapter and CLI).
 
-Imports only core.reply so the CLI client stays quick to start.
+It works on the reply's plain-dict form and imports nothing but the
+standard library's basics, so the CLI client starts fast.
 """
 
 from __future__ import annotations
 
-from core.reply import Reply, Tone
+from typing import TYPE_CHECKING, Any
 
-_MARK = {Tone.OK: "", Tone.INFO: "", Tone.WARN: "! ", Tone.ERROR: "error: "}
-_STATE_MARK = {
-    "running": "●", "starting": "◐", "backoff": "◐", "stopping": "◐",
-    "stopped": "○", "exited": "○", "fatal": "✗", "spawn-error": "✗", "missing": "✗",
-}
+if TYPE_CHECKING:
+    from core.reply import Reply
+
+_MARK = {"ok": "", "info": "", "warn": "! ", "error": "error: "}
 
 
 def table_text(columns: list[str], rows: list[list[str]]) -> str:
@@ -25,29 +25,28 @@ def table_text(columns: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def render(reply: Reply, *, color: bool = False) -> str:
-    out: list[str] = []
-    title = reply.title
-    if reply.tone is Tone.ERROR and title == "Error":
-        return f"error: {reply.text}"
-    out.append(_MARK[reply.tone] + title)
-    if reply.text:
-        out.append(reply.text)
-    if reply.fields:
-        width = max(len(f.name) for f in reply.fields)
-        out.extend(f"  {f.name.ljust(width)}  {f.value}" for f in reply.fields)
-    if reply.table is not None:
-        rows = reply.table.rows
-        if not rows:
-            out.append("  (none)")
-        else:
-            out.append(table_text(reply.table.columns, rows))
-    if reply.code:
-        out.append(reply.code)
-    if reply.buttons:
-        out.append("  [" + "] [".join(b.label for b in reply.buttons) + "]")
+def render(reply: Reply) -> str:
+    return render_dict(reply.to_dict())
+
+
+def render_dict(reply: dict[str, Any]) -> str:
+    tone = reply.get("tone", "info")
+    title, text = reply.get("title", ""), reply.get("text", "")
+    if tone == "error" and title == "Error":
+        return f"error: {text}"
+    out: list[str] = [_MARK.get(tone, "") + title]
+    if text:
+        out.append(text)
+    fields = reply.get("fields") or []
+    if fields:
+        width = max(len(f["name"]) for f in fields)
+        out.extend(f"  {f['name'].ljust(width)}  {f['value']}" for f in fields)
+    table = reply.get("table")
+    if table is not None:
+        out.append(table_text(table["columns"], table["rows"]) if table["rows"] else "  (none)")
+    if reply.get("code"):
+        out.append(reply["code"])
+    buttons = reply.get("buttons") or []
+    if buttons:
+        out.append("  [" + "] [".join(b["label"] for b in buttons) + "]")
     return "\n".join(out)
-
-
-def status_line_mark(state: str) -> str:
-    return _STATE_MARK.get(state, "?")

@@ -7,11 +7,10 @@ milliseconds; ``run`` and ``check-config`` import the engine lazily.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
+import re
 import sys
-import tomllib
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_DAEMON = 0, 1, 2, 3
@@ -45,15 +44,30 @@ def _config_path(explicit: str | None) -> Path:
     raise SystemExit(_fail("no configuration file: pass -c FILE or set PROCBOT_CONFIG", EXIT_USAGE))
 
 
+_STATE_DIR = re.compile(r'(?m)^\[procbot\][^\[]*?^\s*state_dir\s*=\s*"([^"\\]*)"\s*(?:#.*)?$')
+
+
 def _socket_of(config: Path) -> Path:
-    """Where the daemon for this config listens. Reads only [procbot].state_dir: no validation, no pydantic."""
+    """Where the daemon for this config listens. Reads only [procbot].state_dir: no validation, no pydantic.
+
+    A plain ``state_dir = "..."`` line is found with a regex; anything fancier falls back to tomllib.
+    """
     try:
-        data = tomllib.loads(config.read_text())
+        text = config.read_text()
     except FileNotFoundError:
         raise SystemExit(_fail(f"{config}: file does not exist", EXIT_USAGE)) from None
-    except tomllib.TOMLDecodeError as e:
-        raise SystemExit(_fail(f"{config}: not valid TOML: {e}", EXIT_USAGE)) from None
-    state = Path(str(data.get("procbot", {}).get("state_dir", ".state"))).expanduser()
+    m = _STATE_DIR.search(text)
+    if m:
+        raw = m.group(1)
+    else:
+        import tomllib
+
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise SystemExit(_fail(f"{config}: not valid TOML: {e}", EXIT_USAGE)) from None
+        raw = str(data.get("procbot", {}).get("state_dir", ".state"))
+    state = Path(raw).expanduser()
     if not state.is_absolute():
         state = config.resolve().parent / state
     return state / "procbot.sock"
@@ -64,7 +78,9 @@ def _fail(msg: str, code: int) -> int:
     return code
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser():  # type: ignore[no-untyped-def]
+    import argparse
+
     p = argparse.ArgumentParser(prog="procbot", description="Chat-ops process supervisor.")
     p.add_argument("-c", "--config", help="config file (default: $PROCBOT_CONFIG, ./procbot.toml)")
     # -c works before or after the command: `procbot -c F status` and `procbot status -c F`
@@ -84,7 +100,42 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _fast_client_args(argv: list[str]) -> dict[str, object] | None:
+    """Plain client calls (`procbot [-c F] status web --json`) skip argparse and its imports."""
+    config = None
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("-c", "--config") and i + 1 < len(argv):
+            config = argv[i + 1]
+            i += 2
+            continue
+        if a.startswith("--config="):
+            config = a.split("=", 1)[1]
+        else:
+            rest.append(a)
+        i += 1
+    if not rest or rest[0] not in CLIENT_VERBS:
+        return None
+    words = rest[1:]
+    flags = {w for w in words if w.startswith("-")}
+    if flags - {"--json", "-f", "--follow"}:
+        return None  # let argparse explain
+    return {
+        "cmd": rest[0],
+        "args": [w for w in words if not w.startswith("-")],
+        "json": "--json" in flags,
+        "follow": bool(flags & {"-f", "--follow"}),
+        "config": config,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    fast = _fast_client_args(argv)
+    if fast is not None:
+        return _client(fast)
     args = _parser().parse_args(argv)
     if args.cmd is None:
         _parser().print_help()
@@ -97,27 +148,27 @@ def main(argv: list[str] | None = None) -> int:
         return _check_config(_config_path(args.config))
     if args.cmd == "discord-invite":
         return _discord_invite(args)
-    return _client(args)
+    return _client({"cmd": args.cmd, "args": args.args, "json": args.json,
+                    "follow": getattr(args, "follow", False), "config": args.config})
 
 
-def _client(args: argparse.Namespace) -> int:
-    from adapters.text_render import render
+def _client(args: dict) -> int:  # type: ignore[type-arg]
+    from adapters.text_render import render_dict
     from bot.control_client import DaemonUnreachable, send
-    from core.reply import Reply
 
-    text = " ".join([args.cmd, *args.args])
+    text = " ".join([str(args["cmd"]), *args["args"]])
     try:
-        raw = send(_socket_of(_config_path(args.config)), text)
+        raw = send(_socket_of(_config_path(args["config"])), text)
     except DaemonUnreachable as e:
         return _fail(str(e), EXIT_NO_DAEMON)
-    reply = Reply.from_dict(raw)
-    if args.json:
+    if args["json"]:
         print(json.dumps(raw, indent=2))
     else:
-        print(render(reply))
-    if reply.ok and args.cmd == "logs" and getattr(args, "follow", False):
-        return _follow(Path(reply.data["path"]))
-    return EXIT_OK if reply.ok else EXIT_FAILED
+        print(render_dict(raw))
+    ok = bool(raw.get("ok", True))
+    if ok and args["cmd"] == "logs" and args["follow"]:
+        return _follow(Path(raw["data"]["path"]))
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def _follow(path: Path) -> int:
@@ -153,7 +204,7 @@ def _check_config(path: Path) -> int:
     return EXIT_OK
 
 
-def _discord_invite(args: argparse.Namespace) -> int:
+def _discord_invite(args) -> int:  # type: ignore[no-untyped-def]
     app_id = args.application_id
     if not app_id:
         from bot.config_loader import load_config

@@ -19,8 +19,12 @@ def log_path(log_dir: Path, program: str) -> Path:
 
 
 def open_for_child(path: Path) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+    try:
+        return os.open(path, flags, 0o640)
+    except FileNotFoundError:  # the log folder is made once, on first use
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, flags, 0o640)
 
 
 def rotate_if_needed(path: Path, max_bytes: int, backups: int) -> bool:

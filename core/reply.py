@@ -7,7 +7,7 @@ heavy because the CLI client renders replies too.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -61,9 +61,21 @@ class Reply:
     error_code: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["tone"] = self.tone.value
-        return d
+        """Plain JSON-ready dict, built by hand: ``asdict`` deep-copies ``data`` and is the slow part."""
+        t = self.table
+        return {
+            "title": self.title,
+            "text": self.text,
+            "tone": self.tone.value,
+            "fields": [{"name": f.name, "value": f.value, "inline": f.inline} for f in self.fields],
+            "table": {"columns": t.columns, "rows": t.rows, "states": t.states} if t else None,
+            "code": self.code,
+            "buttons": [{"label": b.label, "value": b.value, "style": b.style} for b in self.buttons],
+            "ephemeral": self.ephemeral,
+            "data": self.data,
+            "ok": self.ok,
+            "error_code": self.error_code,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Reply:

@@ -49,6 +49,7 @@ class ProgramRunner:
         self.bus = bus
         self.clock = clock
         self.log_dir = log_dir
+        self.log_file = log_path(log_dir, spec.name)
         self.base_dir = base_dir
         self.env = dict(env)
         self._own_task = tasks
@@ -91,8 +92,7 @@ class ProgramRunner:
     async def _spawn(self, by: str) -> None:
         st, spec = self.st, self.spec
         cwd = str(self._resolve(spec.cwd)) if spec.cwd else None
-        path = log_path(self.log_dir, spec.name)
-        fd = open_for_child(path)
+        fd = open_for_child(self.log_file)
         try:
             popen = subprocess.Popen(  # argv list, never a shell
                 spec.command,
@@ -224,7 +224,6 @@ class ProgramRunner:
         delay = self._backoff_delay()
         st.state = State.BACKOFF
         st.next_start_at = now + delay
-        self._schedule_restart(delay)
         if not expected:
             self.bus.publish(ProgramEvent(
                 EventKind.CRASHED, st.name, now, failures_in_window=len(st.failures), restarts=st.restarts,
@@ -234,6 +233,7 @@ class ProgramRunner:
             self.bus.publish(ProgramEvent(EventKind.EXITED, st.name, now, restarts=st.restarts,
                                           next_action=f"restart in {_fmt_secs(delay)}", next_delay=delay,
                                           **base))  # type: ignore[arg-type]
+        self._schedule_restart(delay)  # after publishing: subscribers hear of the exit before the respawn
 
     def _backoff_delay(self) -> float:
         """No wait after a stable run (like supervisord); exponential after quick failures."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from core import procfs
 from core.clock import Clock
-from core.log_files import log_path, rotate_if_needed
+from core.log_files import rotate_if_needed
 from core.program_state import State
 from core.registry import Registry, SampleRow
 from core.supervisor import Supervisor
@@ -107,7 +107,8 @@ class Scanner:
         ]
         pidfile_progs = [w for w in self.sup.watched.values() if w.pidfile is not None]
         pattern_progs = [w for w in self.sup.watched.values() if w.pattern is not None and w.st.state is State.MISSING]
-        rotate = [(log_path(self.sup.config.log_dir, r.spec.name), r.spec.log) for r in self.sup.runners.values()]
+        # log sizes are checked on discovery ticks only: rotation need not be second-exact
+        rotate = [(r.log_file, r.spec.log) for r in self.sup.runners.values()] if discover else []
         res = await asyncio.to_thread(self._collect, tracked, discover, pidfile_progs, pattern_progs, rotate)
         self._apply(res)
         self.scans += 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import signal
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -229,7 +230,8 @@ class Config(Strict):
             seen.add(p.name)
         return self
 
-    @property
+    # paths are resolved once: the scanner and every spawn ask for them (Path.resolve() is a syscall per part)
+    @cached_property
     def base_dir(self) -> Path:
         return Path(self.source).resolve().parent if self.source else Path.cwd()
 
@@ -237,11 +239,11 @@ class Config(Strict):
         p = Path(path).expanduser()
         return p if p.is_absolute() else (self.base_dir / p).resolve()
 
-    @property
+    @cached_property
     def state_dir(self) -> Path:
         return self.resolve(self.procbot.state_dir)
 
-    @property
+    @cached_property
     def log_dir(self) -> Path:
         return self.resolve(self.procbot.log_dir) if self.procbot.log_dir else self.state_dir / "logs"
 

@@ -54,7 +54,8 @@ def test_rotation_keeps_the_configured_number_of_backups(tmp_path):
 
 async def test_a_child_keeps_writing_to_the_same_file_after_rotation(make_app):
     cmd = [PY, "-c", "import time\nfor i in range(10**6):\n    print('x' * 100, i, flush=True)\n    time.sleep(0.01)"]
-    app = await make_app([{"name": "big", "command": cmd, "log": {"max_bytes": 2048, "backups": 1}}])
+    app = await make_app([{"name": "big", "command": cmd, "log": {"max_bytes": 2048, "backups": 1}}],
+                         procbot={"tree_scan_every": 1})
     path = log_path(app.config.log_dir, "big")
     await wait_for(lambda: path.exists() and path.stat().st_size > 2048)
     await app.scanner.scan()
