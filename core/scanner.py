@@ -19,6 +19,7 @@ from core.clock import Clock
 from core.log_files import rotate_if_needed
 from core.program_state import State
 from core.registry import Registry, SampleRow
+from core.sample_rollup import Usage
 from core.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -42,14 +43,10 @@ class _Result:
 
 
 @dataclass
-class _Bucket:
-    start: float
-    n: int = 0
-    cpu_sum: float = 0.0
-    cpu_max: float = 0.0
-    rss_sum: float = 0.0
-    rss_max: int = 0
-    up_n: int = 0
+class _Bucket(Usage):
+    """One program's samples for one bucket of time."""
+
+    start: float = 0.0
 
 
 class Scanner:
@@ -197,13 +194,8 @@ class Scanner:
                 done.append(_row(st.name, b, self.bucket_seconds))
                 b = None
             if b is None:
-                b = self._buckets[st.name] = _Bucket(start)
-            b.n += 1
-            b.cpu_sum += st.cpu_percent
-            b.cpu_max = max(b.cpu_max, st.cpu_percent)
-            b.rss_sum += st.rss_bytes
-            b.rss_max = max(b.rss_max, st.rss_bytes)
-            b.up_n += int(st.state.is_up)
+                b = self._buckets[st.name] = _Bucket(start=start)
+            b.add(1, st.cpu_percent, st.cpu_percent, st.rss_bytes, st.rss_bytes, int(st.state.is_up))
         if done:
             self._pending_rows.extend(done)
 
