@@ -18,7 +18,7 @@ from pathlib import Path
 
 from core import procfs
 from core.clock import Clock
-from core.errors import AlreadyRunning, NotRunning, SpawnFailed
+from core.errors import AlreadyRunning, NotRunning, RegistryError, SpawnFailed
 from core.events import EventBus, EventKind, ProgramEvent
 from core.exit_watch import ExitStatus, ExitWatcher
 from core.log_files import log_path, open_for_child
@@ -127,9 +127,15 @@ class ProgramRunner:
         st.message = ""
         st.next_start_at = None
         st.state = State.STARTING
+        st.run_id = None
         self._exited = asyncio.Event()
+        # Record (pid, start) before anything else. The child cannot vanish meanwhile: it stays a
+        # zombie until we reap it, so the pidfd opened just after still reports an early exit.
+        try:
+            st.run_id = await self.registry.run_started(st.name, pid, ticks, now, by)
+        except RegistryError as e:
+            log.error("could not record the start of %s pid=%d: %s", st.name, pid, e)
         self._watch(is_child=True)
-        st.run_id = await self.registry.run_started(st.name, pid, ticks, now, by)
         self.bus.publish(ProgramEvent(EventKind.STARTED, st.name, now, pid=pid, by=by, group=st.group))
         self._arm_uptime_timer(self.spec.min_uptime)
         log.info("started %s pid=%d by=%s", st.name, pid, by)
