@@ -139,7 +139,10 @@ class App:
         self._tasks.clear()
         await self.scanner.settled()
         await self.supervisor.shutdown(stop_programs)
-        await self.scanner.flush(final=True)
+        try:
+            await self.scanner.flush(final=True)
+        except ProcbotError as e:  # a full disk must not stop the shutdown; only these samples are lost
+            log.error("could not write the last samples: %s", e)
         await self.recorder.stop()
         await self.console.stop()
         await self.registry.close()

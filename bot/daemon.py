@@ -97,6 +97,8 @@ async def _reload(app: App) -> None:
         log.info("reloaded: %s", summary)
     except ConfigError as e:
         log.error("reload refused: %s", e)
+    except ProcbotError as e:
+        log.error("reload failed: %s", e)
 
 
 def run(config_path: Path) -> int:

@@ -48,6 +48,8 @@ from core.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
+MAX_RETRY_EVENTS = 1000
+
 MAX_LOG_LINE = 400
 
 
@@ -79,6 +81,8 @@ class AlertPolicy:
         # subscribe now, not in start(): nothing published between assembly and start is missed
         self._queue = bus.subscribe()
         self._lock = asyncio.Lock()
+        #: failure events whose incident could not be written (disk full): handled again on each tick
+        self._retry: list[ProgramEvent] = []
         self._last: dict[str, Incident] = {}     # program -> its latest incident (open or recently resolved)
         self._by_id: dict[int, Incident] = {}
         self._groups: dict[int, AlertGroup] = {}
@@ -148,6 +152,8 @@ class AlertPolicy:
                     await self.handle(ev)
             except ProcbotError as e:
                 log.error("alerts: could not handle %s of %s: %s", ev.kind.value, ev.program, e)
+                if ev.kind.value in FAILURE_KINDS and len(self._retry) < MAX_RETRY_EVENTS:
+                    self._retry.append(ev)  # a crash must still be announced once the registry recovers
             except Exception:  # boundary: one bad event must not end alerting (logged with traceback)
                 log.exception("alerts: bug while handling %s of %s", ev.kind.value, ev.program)
             finally:
@@ -220,7 +226,7 @@ class AlertPolicy:
         s = self.settings()
         lines, oom = await self._gather(ev, s.log_lines)
         inc = await self._latest(ev.program)
-        if inc is not None and (inc.open or ev.at - inc.last_failure_at <= s.flap_window):
+        if inc is not None and (inc.open or 0 <= ev.at - inc.last_failure_at <= s.flap_window):
             reopened = not inc.open
             if reopened:
                 inc.resolved_at, inc.resolution = None, ""
@@ -426,6 +432,14 @@ class AlertPolicy:
     # -- time-driven -----------------------------------------------------
     async def tick(self) -> None:
         """Re-announce long-open incidents, post what a silence held back, drop removed programs."""
+        retry, self._retry = self._retry, []
+        for i, ev in enumerate(retry):
+            try:
+                await self.handle(ev)
+            except ProcbotError as e:
+                log.error("alerts: still cannot handle %s of %s: %s", ev.kind.value, ev.program, e)
+                self._retry = retry[i:] + self._retry
+                break
         now = self.clock.time()
         repeat = self.settings().repeat_interval
         configured = set(self.sup.names())
@@ -440,6 +454,9 @@ class AlertPolicy:
             if inc.held or inc.group_id is not None:
                 continue
             silenced = self._silenced(inc)
+            if not inc.posted and not inc.suppressed and not silenced:
+                await self._announce(inc)  # its first post was never queued (the registry failed)
+                continue
             if inc.suppressed and not silenced:
                 inc.suppressed = False
                 if inc.posted:

@@ -220,6 +220,8 @@ class Outbox:
                 continue
             now = self.clock.time()
             wait = max(row.next_try_at, self._blocked_until.get(platform, 0.0)) - now
+            # capped, so a wall clock stepped backwards cannot hold a destination's queue for hours
+            wait = min(wait, self.backoff_max)
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lane.wake.wait(), wait)

@@ -28,7 +28,7 @@ from core.spec import ProgramSpec
 
 log = logging.getLogger(__name__)
 
-GROUP_SWEEP_POLL = 0.02
+GROUP_SWEEP_POLL = 0.05
 
 
 class ProgramRunner:
@@ -61,6 +61,7 @@ class ProgramRunner:
         self._restart_timer: asyncio.TimerHandle | None = None
         self._uptime_timer: asyncio.TimerHandle | None = None
         self._stopping = False
+        self._sweep: asyncio.Future[None] | None = None
 
     # -- public operations (callers hold no lock; we take it) -------------
     async def start(self, by: str) -> None:
@@ -83,11 +84,17 @@ class ProgramRunner:
         if st.state in (State.STARTING, State.RUNNING):
             raise AlreadyRunning(f"`{st.name}` is already running (pid {st.pid}).")
         self._cancel_restart_timer()
+        await self._leftovers_gone()
         if manual:
             st.failures.clear()
             st.quick_failures = 0
             st.restarts = 0
         await self._spawn(by)
+
+    async def _leftovers_gone(self) -> None:
+        if self._sweep is not None:
+            await asyncio.gather(self._sweep, return_exceptions=True)
+            self._sweep = None
 
     async def _spawn(self, by: str) -> None:
         st, spec = self.st, self.spec
@@ -134,7 +141,16 @@ class ProgramRunner:
         try:
             st.run_id = await self.registry.run_started(st.name, pid, ticks, now, by)
         except RegistryError as e:
-            log.error("could not record the start of %s pid=%d: %s", st.name, pid, e)
+            # an unrecorded process would be forgotten (and duplicated) after a procbot restart
+            _killpg(pid, signal.SIGKILL)
+            await asyncio.to_thread(os.waitpid, pid, 0)
+            popen.returncode = -9
+            self._popen = None
+            st.state, st.pid = State.SPAWN_ERROR, None
+            st.message = f"cannot start `{st.name}`: its run could not be recorded ({e})"
+            self.bus.publish(ProgramEvent(EventKind.SPAWN_FAILED, st.name, now, message=st.message, by=by,
+                                          group=st.group, next_action="not restarting until started by hand"))
+            raise SpawnFailed(st.message) from e
         self._watch(is_child=True)
         self.bus.publish(ProgramEvent(EventKind.STARTED, st.name, now, pid=pid, by=by, group=st.group))
         self._arm_uptime_timer(self.spec.min_uptime)
@@ -202,6 +218,8 @@ class ProgramRunner:
         if self._stopping:
             self._own_task(asyncio.ensure_future(self._record_end(run_id, now, status, "stopped")))
             return
+        if pid is not None:
+            self._sweep_leftovers(pid)
         expected = status.known and status.signal is None and status.exit_code in spec.expected_exit_codes
         quick = runtime is not None and runtime < spec.min_uptime
         restart = spec.restart == "always" or (spec.restart == "on-failure" and not expected)
@@ -264,6 +282,7 @@ class ProgramRunner:
             self._restart_timer = None
             if self.st.state is not State.BACKOFF:
                 return  # a manual stop or start got there first
+            await self._leftovers_gone()
             self.st.restarts += 1
             with contextlib.suppress(SpawnFailed):
                 await self._spawn("procbot (restart policy)")
@@ -316,14 +335,32 @@ class ProgramRunner:
             return False
 
     async def _sweep_group(self, pgid: int, timeout: float) -> None:
-        """Children left in the group after the leader died get the rest of the timeout, then SIGKILL."""
+        """Children left in the group after the leader died get the rest of the timeout, then SIGKILL.
+
+        The /proc walk runs in a thread; a process that survives SIGKILL (stuck in
+        uninterruptible sleep) is reported and left, so a stop always ends.
+        """
         deadline = self.clock.monotonic() + timeout
-        while _group_alive(pgid):
+        killed = False
+        while _group_signalable(pgid) and await asyncio.to_thread(_group_alive, pgid):
             if self.clock.monotonic() >= deadline:
+                if killed:
+                    log.error("processes in %s's group %d survive SIGKILL; leaving them", self.st.name, pgid)
+                    return
                 _killpg(pgid, signal.SIGKILL)
+                killed = True
                 deadline = self.clock.monotonic() + 5.0
-                timeout = 0
             await asyncio.sleep(GROUP_SWEEP_POLL)
+
+    def _sweep_leftovers(self, pgid: int) -> None:
+        """The leader crashed but its children live on (workers of a killed master): stop them
+        before the replacement starts, so they do not pile up holding ports and memory."""
+        if not _group_signalable(pgid):
+            return
+        log.warning("%s exited leaving processes in group %d; stopping them", self.st.name, pgid)
+        _killpg(pgid, signal.Signals[self.spec.stop_signal])
+        self._sweep = asyncio.ensure_future(self._sweep_group(pgid, self.spec.stop_timeout))
+        self._own_task(self._sweep)
 
     async def detach(self) -> None:
         """Stop watching without touching the process (procbot exits, programs keep running)."""
@@ -347,10 +384,18 @@ def _killpg(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
-def _group_alive(pgid: int) -> bool:
+def _group_signalable(pgid: int) -> bool:
+    """Cheap first check: does any process (zombies included) still have this group id?"""
     try:
         os.killpg(pgid, 0)
     except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    """Does the group have a live member? Walks /proc: call it from a thread."""
+    if not _group_signalable(pgid):
         return False
     # zombies still count for killpg; a group of only zombies is done
     return any(

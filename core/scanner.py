@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from core import procfs
 from core.clock import Clock
+from core.errors import ProcbotError
 from core.log_files import rotate_if_needed
 from core.program_state import State
 from core.registry import Registry, SampleRow
@@ -87,11 +88,14 @@ class Scanner:
             await asyncio.shield(self._inflight)
 
     async def run(self) -> None:
+        """Scan forever: one failed pass (disk full, a program removed mid-scan) must not end scanning."""
         while True:
             try:
                 await self.scan()
-            except OSError as e:
+            except (OSError, ProcbotError) as e:
                 log.error("scan failed: %s", e)
+            except Exception:
+                log.exception("scan failed unexpectedly")
             await asyncio.sleep(self.interval)
 
     async def _scan(self) -> None:
@@ -131,11 +135,15 @@ class Scanner:
                     rss += m.rss_bytes
                     pids.append(pid)
             res.usage[t.name] = (cpu, rss, pids)
+        btime = procfs.boot_time() if pidfile_progs else 0.0
         for w in pidfile_progs:
             pid, problem = w.read_pidfile()
             ticks = procfs.start_ticks(pid) if pid else None
             if pid and ticks is None:
                 problem = f"pid {pid} from {w.pidfile} is not running"
+            elif pid and ticks is not None and _started_after(w.pidfile, procfs.ticks_to_epoch(ticks, btime)):
+                # the program died and its pid was reused: the pidfile is stale
+                problem, ticks = f"stale pidfile: pid {pid} started after {w.pidfile} was written", None
             res.pidfiles[w.st.name] = (pid, ticks, problem)
         if pattern_progs:
             for pid in procfs.all_pids():
@@ -157,8 +165,11 @@ class Scanner:
     # -- back on the loop ------------------------------------------------
     def _apply(self, res: _Result) -> None:
         mono, now = self.clock.monotonic(), self.clock.time()
+        current = {st.name: st for st in self.sup.states()}  # a reload may have removed some meanwhile
         for name, (cpu, rss, pids) in res.usage.items():
-            st = self.sup.state(name)
+            st = current.get(name)
+            if st is None:
+                continue
             prev = self._prev_cpu.get(name)
             if prev is not None and mono > prev[1]:
                 st.cpu_percent = max(0.0, (cpu - prev[0]) / procfs.CLK_TCK / (mono - prev[1]) * 100.0)
@@ -172,7 +183,9 @@ class Scanner:
                 if not st.state.is_up:
                     st.cpu_percent, st.rss_bytes, st.tree_pids = 0.0, 0, []
         for name, (pid, ticks, problem) in res.pidfiles.items():
-            w = self.sup.watched[name]
+            w = self.sup.watched.get(name)
+            if w is None:
+                continue
             if pid and ticks is not None:
                 w.found(pid, ticks)
             else:
@@ -206,6 +219,13 @@ class Scanner:
             rows += [_row(name, b, self.bucket_seconds) for name, b in self._buckets.items() if b.n]
             self._buckets.clear()
         await self.registry.add_samples(rows)
+
+
+def _started_after(pidfile, started: float) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        return started > pidfile.stat().st_mtime + 2.0
+    except OSError:
+        return False
 
 
 def _row(name: str, b: _Bucket, span: float) -> SampleRow:

@@ -46,6 +46,7 @@ class Supervisor:
         secret = config.secret_env_names()
         self._base_env = {k: v for k, v in base_env.items() if k not in secret}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._reload_lock = asyncio.Lock()  # two reloads at once would both start a changed program
         self.runners: dict[str, ProgramRunner] = {}
         self.watched: dict[str, WatchedProgram] = {}
         self._build(config)
@@ -185,6 +186,10 @@ class Supervisor:
 
     async def apply_config(self, new: Config) -> str:
         """Bring programs in line with a new config: add, remove, and restart the changed ones."""
+        async with self._reload_lock:
+            return await self._apply_config(new)
+
+    async def _apply_config(self, new: Config) -> str:
         old_specs = {r.spec.name: r.spec for r in self.runners.values()}
         old_watch = {w.spec.name: w.spec for w in self.watched.values()}
         new_specs = {p.name: p for p in new.program}
@@ -197,7 +202,7 @@ class Supervisor:
         for name in removed + changed:
             if name in self.runners:
                 r = self.runners.pop(name)
-                was_up = r.st.state.is_up
+                was_up = r.st.state.is_up or r.st.state is State.BACKOFF  # a crash loop wants its fix applied
                 if was_up:
                     await r.stop("procbot (reload)")
                 await r.detach()
