@@ -301,7 +301,7 @@ class ProgramRunner:
         st, spec = self.st, self.spec
         if st.state is State.BACKOFF:
             self._cancel_restart_timer()
-            st.state, st.next_start_at = State.STOPPED, None
+            st.state, st.next_start_at, st.pid = State.STOPPED, None, None
             st.message = f"stopped by {by}"
             self.bus.publish(ProgramEvent(EventKind.STOPPED, st.name, self.clock.time(), by=by, group=st.group))
             return

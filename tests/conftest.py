@@ -74,6 +74,33 @@ async def make_app(tmp_path: Path) -> AsyncIterator[MakeApp]:
         return app
 
     yield factory
+    failures: list[BaseException] = []
     for app in reversed(apps):
         if app.registry._db is not None:
-            await app.stop(stop_programs=True)
+            try:
+                await app.stop(stop_programs=True)
+            except Exception as e:  # noqa: BLE001 - stop the other Apps' programs too, then re-raise
+                failures.append(e)
+    _kill_unadopted_runs(apps)
+    if failures:
+        raise failures[0]
+
+
+def _kill_unadopted_runs(apps: list[App]) -> None:
+    """Programs left running by an App stopped with stop_programs=False and never adopted again."""
+    import signal
+    import sqlite3
+
+    from core import procfs
+
+    for db in {app.config.state_dir / "procbot.db" for app in apps}:
+        if not db.exists():
+            continue
+        with sqlite3.connect(db) as conn:
+            rows = conn.execute("SELECT pid, start_ticks FROM runs WHERE ended_at IS NULL").fetchall()
+        for pid, ticks in rows:
+            if procfs.is_alive(pid, ticks):
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from core import procfs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,5 +77,19 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+                self.kill_programs()  # they live in sessions of their own: killpg did not reach them
         self.log.close()
         return self.proc.returncode
+
+    def kill_programs(self) -> None:
+        """SIGKILL every program the daemon's registry still shows running (clean-up after a hung daemon)."""
+        db = self.cfg.parent / "state" / "procbot.db"
+        try:
+            with sqlite3.connect(db, timeout=2) as conn:
+                runs = conn.execute("SELECT pid, start_ticks FROM runs WHERE ended_at IS NULL").fetchall()
+        except sqlite3.Error:
+            return
+        for pid, ticks in runs:
+            if procfs.is_alive(pid, ticks):  # the same process, not a recycled pid
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import socket
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+async def wait_until_true(check: Callable[[], Awaitable[bool]], timeout: float = 10.0, interval: float = 0.05) -> None:
+    """Like :func:`wait_for`, for a check that has to await (a scan, a query)."""
+    deadline = time.monotonic() + timeout
+    while not await check():
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
@@ -28,9 +41,14 @@ def alive(pid: int) -> bool:
         return False
 
 
-def count_tagged(tag: str) -> int:
+def unique_tag(prefix: str) -> str:
+    """A command-line tag no other test run shares, so a process leaked by an aborted run is never counted."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def tagged_pids(tag: str) -> list[int]:
     """Live (non-zombie) processes whose command line contains ``tag``."""
-    n = 0
+    found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -42,5 +60,34 @@ def count_tagged(tag: str) -> int:
         except OSError:
             continue
         if tag.encode() in data and not zombie:
-            n += 1
-    return n
+            found.append(int(pid))
+    return found
+
+
+def count_tagged(tag: str) -> int:
+    """Live (non-zombie) processes whose command line contains ``tag``."""
+    return len(tagged_pids(tag))
+
+
+def kill_tagged(*tags: str) -> None:
+    """Clean-up after a test that may leave programs behind (a killed daemon's children): SIGKILL them."""
+    for tag in tags:
+        for pid in tagged_pids(tag):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@contextmanager
+def reserved_port() -> Iterator[int]:
+    """A loopback port that refuses connections and that nobody else is handed while the block runs.
+
+    The socket is bound but never listens: connecting gets ECONNREFUSED. With
+    SO_REUSEADDR a fake server may still bind and listen on the same port
+    inside the block (the port "comes back up").
+    """
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", 0))
+        yield int(s.getsockname()[1])

@@ -9,24 +9,33 @@ from core.events import EventKind
 from core.program_state import State
 from tests.conftest import sleeper
 from tests.daemon_harness import Daemon, write_config
-from tests.helpers import alive, count_tagged, wait_for
+from tests.helpers import alive, count_tagged, kill_tagged, unique_tag, wait_for
 
 
-def _programs_toml() -> str:
+def _programs_toml(tag: str) -> str:
     out = ""
     for name in ("alpha", "beta"):
-        cmd = ", ".join(f'"{a}"' if "\n" not in a else repr(a).replace("'", '"') for a in sleeper(f"adopt-{name}"))
+        cmd = ", ".join(f'"{a}"' if "\n" not in a else repr(a).replace("'", '"') for a in sleeper(f"{tag}-{name}"))
         out += f'\n[[program]]\nname = "{name}"\ncommand = [{cmd}]\nmin_uptime = 0\n'
     return out
 
 
 async def test_kill_9_of_the_daemon_leaves_programs_running_and_a_new_daemon_adopts_them(tmp_path, make_app):
-    cfg = write_config(tmp_path, _programs_toml())
+    tag = unique_tag("adopt")
+    cfg = write_config(tmp_path, _programs_toml(tag))
     daemon = Daemon(cfg)
     try:
-        before = daemon.wait_ready(programs=2)
-    finally:
-        daemon.kill9()
+        await _adopted_after_kill_9(daemon, cfg, tag, make_app)
+    except BaseException:
+        if daemon.proc.poll() is None:
+            daemon.kill9()
+        kill_tagged(tag)  # orphans of the killed daemon: never beyond a failed test (on success the App stops them)
+        raise
+
+
+async def _adopted_after_kill_9(daemon: Daemon, cfg, tag: str, make_app) -> None:  # type: ignore[no-untyped-def]
+    before = daemon.wait_ready(programs=2)
+    daemon.kill9()
     pids = {name: before[name]["pid"] for name in ("alpha", "beta")}
     assert all(alive(p) for p in pids.values())
 
@@ -41,8 +50,8 @@ async def test_kill_9_of_the_daemon_leaves_programs_running_and_a_new_daemon_ado
         assert st.pid == pid
         assert st.adopted
         assert st.state is State.RUNNING
-    assert count_tagged("adopt-alpha") == 1
-    assert count_tagged("adopt-beta") == 1
+    assert count_tagged(f"{tag}-alpha") == 1
+    assert count_tagged(f"{tag}-beta") == 1
 
     q = app.bus.subscribe()
     os.kill(pids["alpha"], signal.SIGKILL)
@@ -56,7 +65,8 @@ async def test_kill_9_of_the_daemon_leaves_programs_running_and_a_new_daemon_ado
     assert len(crashed) == 1
     assert crashed[0].pid == pids["alpha"]
     assert "unknown" in crashed[0].message  # not our child: its exit status cannot be read
-    assert count_tagged("adopt-alpha") == 1
+    assert count_tagged(f"{tag}-alpha") == 1
+    assert app.supervisor.state("beta").pid == pids["beta"] and alive(pids["beta"])
 
 
 async def test_a_program_that_died_while_procbot_was_down_is_started_again(tmp_path, make_app):
@@ -79,11 +89,17 @@ async def test_a_program_that_died_while_procbot_was_down_is_started_again(tmp_p
 
 
 async def test_sigterm_stops_the_daemon_and_its_programs(tmp_path):
-    cfg = write_config(tmp_path, _programs_toml().replace("adopt-", "term-"))
+    tag = unique_tag("term")
+    cfg = write_config(tmp_path, _programs_toml(tag))
     daemon = Daemon(cfg)
-    progs = daemon.wait_ready(programs=2)
-    rc = daemon.stop()
-    assert rc == 0
-    for p in progs.values():
-        await wait_for(lambda p=p: not alive(p["pid"]), timeout=5)
-    assert not (cfg.parent / "state" / "procbot.sock").exists()
+    try:
+        progs = daemon.wait_ready(programs=2)
+        rc = daemon.stop()
+        assert rc == 0
+        for p in progs.values():
+            await wait_for(lambda p=p: not alive(p["pid"]), timeout=5)
+        assert count_tagged(tag) == 0
+        assert not (cfg.parent / "state" / "procbot.sock").exists()
+    finally:
+        daemon.stop()
+        kill_tagged(tag)  # nothing, unless the daemon failed to stop them

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sys
@@ -225,8 +224,9 @@ async def test_many_programs_failing_together_become_one_grouped_alert(make_app)
         await wait_for(lambda: all(rig.app.supervisor.state(n).pid for n in names))
         for n in names:
             os.kill(rig.pid(n), signal.SIGKILL)
+        # every crash seen (a restart follows each CRASHED event), then every held alert and edit settled
+        await wait_for(lambda: all(rig.app.supervisor.state(n).restarts >= 1 for n in names))
         await wait_for(lambda: any(m.reply.data.get("kind") == "group" for m in rig.rec.messages))
-        await asyncio.sleep(0.3)  # past the hold: nothing else may be posted on its own
         await rig.settle()
 
         top = rig.rec.top_level()

@@ -77,6 +77,41 @@ async def test_slack_restart_button_restarts_for_an_operator_and_is_refused_for_
         assert outcomes == [("U0OP", "ok"), ("U0VIEW", "refused")]
 
 
+async def flap(rig: Any, name: str, times: int) -> None:
+    """Kill ``name`` ``times`` times, each time once its replacement is up."""
+    st = rig.app.supervisor.state(name)
+    for _ in range(times):
+        await wait_for(lambda: st.state.value == "starting" and st.pid is not None)
+        pid = st.pid
+        os.kill(pid, signal.SIGKILL)
+        await wait_for(lambda p=pid: st.pid != p or st.state.value != "starting")
+
+
+FLAPPY = alert_program("web", min_uptime=30, give_up={"failures": 50, "window": 600})
+
+
+async def test_slack_gets_one_message_for_a_program_killed_ten_times_edited_in_place(make_app):
+    async with slack_alert_rig(make_app, [FLAPPY]) as rig:
+        await flap(rig, "web", 10)
+        await rig.settle()
+
+        [msg] = top_level(rig.fake)
+        assert len(rig.fake.calls_to("chat.postMessage")) == 1
+        assert 1 <= msg.edits <= 9 and len(rig.fake.calls_to("chat.update")) == msg.edits
+        assert "web crashed 10 times in " in msg.text
+
+
+async def test_discord_gets_one_message_for_a_program_killed_ten_times_edited_in_place(make_app):
+    async with discord_alert_rig(make_app, [FLAPPY]) as rig:
+        await flap(rig, "web", 10)
+        await rig.settle()
+
+        [msg] = rig.fake.channel_messages[rig.fake.channel_id]
+        edits = [e for e in rig.fake.message_edits if e["id"] == msg["id"]]
+        assert 1 <= len(edits) == len(rig.fake.message_edits) <= 9
+        assert msg["embeds"][0]["title"].startswith("web crashed 10 times in ")
+
+
 class FlakySlack(FakeSlack):
     """Answers chat.postMessage with a scripted run of failures first."""
 
@@ -180,3 +215,22 @@ async def test_discord_recovery_replies_to_the_alert_which_is_edited_to_resolved
         assert str(recovery["message_reference"]["message_id"]) == str(alert["id"])
         assert recovery["embeds"][0]["title"] == "web is running again on testhost"
         assert alert["embeds"][0]["title"] == "web recovered on testhost"
+
+
+async def test_discord_answering_500_then_429_then_recovering_gets_the_alert_exactly_once(make_app):
+    async with discord_alert_rig(make_app, [alert_program("web", min_uptime=30)]) as rig:
+        messages = r"/channels/\d+/messages$"
+        # 503: discord.py gives up at once and the outbox retries; 429: discord.py waits retry_after itself
+        rig.fake.fail_next(503, 3, path=messages)
+        rig.fake.fail_next(429, 3, path=messages, retry_after=0.05)
+        await crash(rig)
+        await rig.fake.wait_until(lambda: bool(rig.fake.channel_messages.get(rig.fake.channel_id)), 20)
+        await rig.settle(20)
+
+        assert all(f.remaining == 0 for f in rig.fake._failures)  # every scripted failure was met
+        [msg] = rig.fake.channel_messages[rig.fake.channel_id]
+        assert msg["embeds"][0]["title"] == "web crashed on testhost"
+        [(attempts, error, delivered)] = await rig.app.registry.fetch_all(
+            "SELECT attempts, last_error, delivered_at IS NOT NULL FROM outbox")
+        assert attempts == 3  # one outbox retry per 503; the 429s were waited out inside the client
+        assert (error, delivered) == (None, 1)

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import pytest
 
 from core.actor import Actor, CommandContext
 from core.errors import InvalidInput
+from core.events import EventKind, ProgramEvent
 from core.grammar import parse
 from core.program_state import State
 from tests.conftest import sleeper
 
 CLI = CommandContext(Actor("cli", "tester", local=True))
 PY = sys.executable
+
+
+def iter_queue(q: asyncio.Queue[ProgramEvent]) -> list[ProgramEvent]:
+    out = []
+    while not q.empty():
+        out.append(q.get_nowait())
+    return out
 
 
 @pytest.mark.parametrize(
@@ -87,10 +96,15 @@ async def test_a_missing_executable_is_a_spawn_error_and_procbot_keeps_running(m
     app = await make_app([
         {"name": "ghost", "command": ["/no/such/binary", "--flag"]},
         {"name": "fine", "command": sleeper("fine")},
-    ])
+    ], start=False)
+    events = app.bus.subscribe()
+    await app.start()
     ghost = app.supervisor.state("ghost")
     assert ghost.state is State.SPAWN_ERROR
     assert "not found" in ghost.message
+    failed = [e for e in iter_queue(events) if e.program == "ghost"]
+    assert [e.kind for e in failed] == [EventKind.SPAWN_FAILED]  # the event alerts are raised from
+    assert "/no/such/binary" in failed[0].message
     assert app.supervisor.state("fine").state.is_up
     reply = await app.dispatcher.handle("start ghost", CLI)
     assert not reply.ok
@@ -100,6 +114,8 @@ async def test_a_missing_executable_is_a_spawn_error_and_procbot_keeps_running(m
 
 async def test_a_missing_working_directory_is_named(make_app, tmp_path):
     app = await make_app([{"name": "lost", "command": [PY, "-c", "pass"], "cwd": str(tmp_path / "nowhere")}])
+    assert app.supervisor.state("lost").state is State.SPAWN_ERROR
+    assert "working directory" in app.supervisor.state("lost").message
     assert "nowhere" in app.supervisor.state("lost").message
 
 

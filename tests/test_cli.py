@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import sys
+import time
 
 import pytest
 
@@ -29,9 +30,11 @@ autostart = false
 '''
     cfg = write_config(tmp_path, body)
     d = Daemon(cfg)
-    d.wait_ready(programs=1)
-    yield d
-    d.stop()
+    try:
+        d.wait_ready(programs=1)
+        yield d
+    finally:
+        d.stop()  # also when it never became ready: no daemon (and no programs) left behind
 
 
 def test_status_prints_a_supervisorctl_like_table(daemon):
@@ -72,7 +75,14 @@ def test_an_unknown_program_exits_1_with_a_message(daemon):
 
 
 def test_logs_shows_program_output(daemon):
+    # "ready" means web has a pid, not that python has got as far as printing: wait for the line itself
+    log = daemon.cfg.parent / "state" / "logs" / "web.log"
+    deadline = time.monotonic() + 10
+    while not (log.exists() and "hello from web" in log.read_text()):
+        assert time.monotonic() < deadline, "web never printed its greeting"
+        time.sleep(0.05)
     out = cli(daemon.cfg, "logs", "web", "5")
+    assert out.returncode == 0, out.stderr
     assert "hello from web" in out.stdout
 
 
@@ -83,8 +93,9 @@ def test_the_control_socket_is_owner_only(daemon):
 
 
 def test_cli_commands_are_audited_as_the_local_user(daemon):
-    cli(daemon.cfg, "status")
+    assert cli(daemon.cfg, "status").returncode == 0
     out = cli(daemon.cfg, "audit", "3", "--json")
+    assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)["data"]["rows"]
     assert rows[1]["platform"] == "cli" and rows[1]["command"] == "status"
 

@@ -9,26 +9,30 @@ import sys
 from core.actor import Actor, CommandContext
 from core.log_files import log_path
 from tests.conftest import sleeper
-from tests.helpers import alive, count_tagged, wait_for
+from tests.helpers import alive, count_tagged, tagged_pids, unique_tag, wait_for
 
 CLI = CommandContext(Actor("cli", "tester", local=True))
 PY = sys.executable
 
 
 async def test_concurrent_restarts_of_one_program_spawn_exactly_one_process(make_app):
-    app = await make_app([{"name": "web", "command": sleeper("concurrent-web")}])
+    tag = unique_tag("concurrent-web")
+    app = await make_app([{"name": "web", "command": sleeper(tag)}])
     replies = await asyncio.gather(*(app.dispatcher.handle("restart web", CLI) for _ in range(10)))
     assert all(r.ok for r in replies)
-    assert count_tagged("concurrent-web") == 1
+    assert count_tagged(tag) == 1
+    assert tagged_pids(tag) == [app.supervisor.state("web").pid]
     assert alive(app.supervisor.state("web").pid)
 
 
 async def test_concurrent_starts_spawn_one_and_report_already_running(make_app):
-    app = await make_app([{"name": "web", "command": sleeper("concurrent-start"), "autostart": False}])
+    tag = unique_tag("concurrent-start")
+    app = await make_app([{"name": "web", "command": sleeper(tag), "autostart": False}])
     replies = await asyncio.gather(*(app.dispatcher.handle("start web", CLI) for _ in range(5)))
     assert sum(r.ok for r in replies) == 1
     assert all("already running" in r.text for r in replies if not r.ok)
-    assert count_tagged("concurrent-start") == 1
+    assert count_tagged(tag) == 1
+    assert tagged_pids(tag) == [app.supervisor.state("web").pid]
 
 
 async def test_a_childs_environment_lacks_procbots_token_variables(make_app):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Any
 
 from core.log_files import log_path
 from core.reply import Button, Reply
+from tests.alert_fixtures import FakeClock
 from tests.conftest import sleeper
 from tests.fakes.discord_harness import OPS_ROLE, discord_procbot
 from tests.fakes.discord_server import DEFERRED_UPDATE, UPDATE_MESSAGE
@@ -72,12 +72,13 @@ async def test_cancel_runs_nothing(make_app: Any) -> None:
 
 
 async def test_an_expired_confirmation_does_nothing(make_app: Any) -> None:
-    perms = {"default_role": "viewer", "confirm_timeout": 0.2,
+    clock = FakeClock()
+    perms = {"default_role": "viewer", "confirm_timeout": 60,
              "grants": [{"role": "operator", "platform": "discord", "groups": [OPS_ROLE]}]}
-    async with discord_procbot(make_app, programs=WORKERS, permissions=perms) as h:
+    async with discord_procbot(make_app, programs=WORKERS, permissions=perms, clock=clock) as h:
         before = pids(h, "w1", "w2")
         prompt = await h.command("stop", {"target": "group:workers"})
-        await asyncio.sleep(0.3)
+        clock.advance(61)  # past the timeout, without sleeping through it
         press = await h.click(prompt, "Confirm")
         assert press.ephemeral and "expired" in press.text()
         assert pids(h, "w1", "w2") == before and all(alive(p or 0) for p in before.values())
@@ -136,14 +137,21 @@ async def test_autocomplete_offers_only_programs_the_user_may_act_on(make_app: A
 async def test_a_slow_confirmed_action_is_acknowledged_first_then_replaces_the_prompt(make_app: Any) -> None:
     stubborn = ("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
                 "print('ignoring SIGTERM', flush=True)\nwhile True: time.sleep(3600)")
+    # they ignore SIGTERM, so stopping them takes stop_timeout (2.9 s) before SIGKILL: longer than the 2 s
+    # procbot waits before deferring, shorter than Discord's 3 s
     programs = [{"name": n, "command": [sys.executable, "-c", stubborn + f"  # {n}"], "group": "slow",
-                 "stop_timeout": 2.3, "min_uptime": 0.05} for n in ("s1", "s2")]
+                 "stop_timeout": 2.9, "min_uptime": 0.05} for n in ("s1", "s2")]
     async with discord_procbot(make_app, programs=programs) as h:
         paths = [log_path(h.app.config.log_dir, n) for n in ("s1", "s2")]
         await wait_for(lambda: all(p.exists() and "ignoring SIGTERM" in p.read_text() for p in paths))
+        stubborn_pids = [h.app.supervisor.state(n).pid or 0 for n in ("s1", "s2")]
         prompt = await h.command("stop", {"target": "group:slow"})
+        alive_at_ack: dict[str, bool] = {}
+        h.fake.on_callback = lambda rec: alive_at_ack.setdefault(rec.id, all(alive(p) for p in stubborn_pids))
         press = await h.click(prompt, "Confirm", timeout=15)
-        assert press.callback_type == DEFERRED_UPDATE  # acknowledged within Discord's 3 s
-        assert press.first_ack_at is not None and press.first_ack_at - press.created < 2.9
+        assert press.callback_type == DEFERRED_UPDATE
+        # acknowledged while the programs were still being stopped, i.e. before the SIGKILL at 2.9 s
+        assert alive_at_ack[press.id] is True
         assert press.edits and "2 of 2 done" in press.text() and press.buttons() == []
         assert all(h.app.supervisor.state(n).state == "stopped" for n in ("s1", "s2"))
+        assert not any(alive(p) for p in stubborn_pids)

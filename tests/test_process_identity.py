@@ -22,7 +22,8 @@ async def test_two_programs_running_python_are_reported_separately(make_app):
 
 
 async def test_unrelated_python_on_the_host_is_never_counted(make_app):
-    stranger = subprocess.Popen(sleeper("stranger"))
+    # the stranger runs the very same argv as the program: only (pid, start time) tells them apart
+    stranger = subprocess.Popen(sleeper("a"))
     try:
         app = await make_app([{"name": "alpha", "command": sleeper("a"), "autostart": False}])
         await app.scanner.scan()
@@ -30,6 +31,17 @@ async def test_unrelated_python_on_the_host_is_never_counted(make_app):
         assert reply.table.rows[0][1] == "stopped"
         assert reply.table.rows[0][2] == "-"
         assert stranger.pid not in app.supervisor.state("alpha").tree_pids
+
+        assert (await app.dispatcher.handle("start alpha", CLI)).ok
+        await app.scanner.scan()
+        st = app.supervisor.state("alpha")
+        reply = await app.dispatcher.handle("status alpha", CLI)
+        assert reply.table.rows[0][2] == str(st.pid) != str(stranger.pid)
+        assert st.tree_pids == [st.pid]
+        assert stranger.pid not in st.tree_pids
+
+        assert (await app.dispatcher.handle("stop alpha", CLI)).ok
+        assert alive(stranger.pid)  # stopping the program never touches its look-alike
     finally:
         stranger.kill()
         stranger.wait()

@@ -124,11 +124,18 @@ async def test_policy_always_restarts_even_a_clean_exit(make_app):
 
 async def test_a_stop_during_backoff_cancels_the_pending_restart(make_app):
     app = await make_app([{
-        "name": "flaky", "command": crash_now(), "min_uptime": 5, "backoff": {"initial": 30},
+        "name": "flaky", "command": crash_now(), "min_uptime": 5, "backoff": {"initial": 1.0},
     }])
     st = app.supervisor.state("flaky")
     await wait_for(lambda: st.state is State.BACKOFF and st.quick_failures >= 1 and st.next_start_at is not None
-                   and st.next_start_at - app.clock.time() > 5, timeout=10)
+                   and st.next_start_at - app.clock.time() > 0.3, timeout=10)
+    was_due_at = st.next_start_at
+    runs_before = len(await app.registry.runs("flaky", 50))
     reply = await app.dispatcher.handle("stop flaky", CLI)
     assert reply.ok
-    assert st.state is State.STOPPED
+    assert st.state is State.STOPPED and st.next_start_at is None
+    # the cancelled restart was due at was_due_at: once that moment is well past, it must not have happened
+    await wait_for(lambda: app.clock.time() > was_due_at + 0.5, timeout=10)
+    row = (await app.dispatcher.handle("status flaky", CLI)).table.rows[0]
+    assert (row[1], row[2]) == ("stopped", "-")
+    assert len(await app.registry.runs("flaky", 50)) == runs_before

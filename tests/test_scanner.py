@@ -6,7 +6,7 @@ import asyncio
 import sys
 
 from core.log_files import log_path
-from tests.helpers import wait_for
+from tests.helpers import wait_for, wait_until_true
 
 PY = sys.executable
 
@@ -14,7 +14,7 @@ TREE = """
 import subprocess, sys, time
 kids = [subprocess.Popen([sys.executable, "-c", "import time; x = bytearray(20_000_000); time.sleep(3600)"])
         for _ in range(2)]
-print("ready", flush=True)
+print("kids", *[k.pid for k in kids], flush=True)
 time.sleep(3600)
 """
 
@@ -22,16 +22,22 @@ time.sleep(3600)
 async def test_memory_is_summed_over_the_whole_process_tree(make_app):
     app = await make_app([{"name": "tree", "command": [PY, "-c", TREE]}], procbot={"tree_scan_every": 1})
     path = log_path(app.config.log_dir, "tree")
-    await wait_for(lambda: path.exists() and "ready" in path.read_text())
-    await asyncio.sleep(0.3)
-    await app.scanner.scan()
+    await wait_for(lambda: path.exists() and "kids" in path.read_text())
+    kids = {int(p) for p in path.read_text().split("kids")[1].split()}
     st = app.supervisor.state("tree")
-    assert len(st.tree_pids) == 3
-    assert st.rss_bytes > 40_000_000
+
+    async def whole_tree_counted() -> bool:
+        # the children allocate after they are spawned: scan until their memory shows, not for a fixed time
+        await app.scanner.scan()
+        return st.rss_bytes > 60_000_000  # ~10 MB of python each, plus 20 MB in each child: only the sum passes
+
+    await wait_until_true(whole_tree_counted)
+    assert set(st.tree_pids) == {st.pid, *kids}
 
 
 async def test_concurrent_scan_requests_share_one_pass(make_app):
     app = await make_app([{"name": "a", "command": [PY, "-c", "import time; time.sleep(3600)"]}])
+    await app.scanner.settled()  # a background tick half done would be joined without being counted
     before = app.scanner.scans
     await asyncio.gather(*(app.scanner.scan() for _ in range(10)))
     assert app.scanner.scans - before == 1

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
+from tests.alert_fixtures import FakeClock
 from tests.conftest import sleeper
 from tests.fakes.slack_harness import SlackProcbot, slack_procbot
 from tests.helpers import alive
@@ -71,11 +71,12 @@ async def test_someone_else_pressing_confirm_is_refused_and_the_prompt_stays(mak
 
 
 async def test_an_expired_confirmation_is_refused(make_app: Any) -> None:
-    perms = {**PERMS, "confirm_timeout": 0.2}
-    async with slack_procbot(make_app, programs=WORKERS, permissions=perms) as h:
+    clock = FakeClock()
+    perms = {**PERMS, "confirm_timeout": 60}
+    async with slack_procbot(make_app, programs=WORKERS, permissions=perms, clock=clock) as h:
         before = pids(h)
         choices = await ask(h)
-        await asyncio.sleep(0.3)
+        clock.advance(61)  # past the timeout, without sleeping through it
         body = await h.press(choices["Confirm"], user=ASKER)
         assert "expired" in all_text(body)
         assert not body.get("replace_original")

@@ -54,6 +54,9 @@ async def test_a_tampered_body_is_rejected_with_401(make_app: Any) -> None:
         tampered = good.replace("U0VIEW", "U0OP")
         status, _ = await post_signed(h.endpoint, tampered, timestamp=ts, signature=signature)
         assert status == 401
+        assert h.fake.responses_to(url) == []
+        rows = await h.app.registry.audit_rows(5)
+        assert not any(r.user_id in ("U0OP", "U0VIEW") for r in rows)  # never reached the dispatcher
 
 
 async def test_a_timestamp_older_than_five_minutes_is_rejected_with_401(make_app: Any) -> None:
@@ -63,7 +66,12 @@ async def test_a_timestamp_older_than_five_minutes_is_rejected_with_401(make_app
         body = form_body(slash_payload("stop web", user_id="U0OP", response_url=url))
         status, _ = await post_signed(h.endpoint, body, timestamp=int(time.time()) - 6 * 60)
         assert status == 401
-        assert h.app.supervisor.state("web").pid == pid
+        assert h.fake.responses_to(url) == [] and h.app.supervisor.state("web").pid == pid
+
+        # the same request signed now is let in: it was the age that was refused
+        status, _ = await post_signed(h.endpoint, body)
+        assert status == 200
+        assert "Stopped web" in text_of(await h.fake.wait_response(url))
 
 
 async def test_buttons_work_in_http_mode_too(make_app: Any) -> None:

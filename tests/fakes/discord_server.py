@@ -215,6 +215,8 @@ class FakeDiscord:
         self.channel_messages: dict[str, list[dict[str, Any]]] = {}
         self.message_edits: list[dict[str, Any]] = []
         self.forbidden_channels: set[str] = set()
+        #: called with the record the moment an interaction is acknowledged (to observe the world at that instant)
+        self.on_callback: Callable[[InteractionRecord], None] | None = None
         self._failures: list[Failure] = []
         # gateway state
         self._conn: _Conn | None = None
@@ -508,6 +510,8 @@ class FakeDiscord:
         body = await self._body(request)
         rec.callbacks.append(body)
         rec.first_ack_at = time.perf_counter()
+        if self.on_callback is not None:
+            self.on_callback(rec)
         kind = body["type"]
         data = body.get("data") or {}
         flags = int(data.get("flags") or 0)
