@@ -490,7 +490,7 @@ class DiscordAdapter:
             await asyncio.wait({work})
             reply = self._reply_of(work, what)
             await self._respond_deferred(interaction, reply, asked_public=asked_public, edit_origin=edit_origin)
-        except discord.HTTPException as e:
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as e:  # refused, or the connection dropped
             log.warning("could not answer Discord interaction %s (%s): %s", interaction.id, what, e)
 
     async def _respond_now(self, interaction: discord.Interaction, reply: Reply, *, edit_origin: bool) -> None:

@@ -23,7 +23,7 @@ def build_adapters(config: Config, handler: CommandHandler, environ: Mapping[str
     if config.slack is not None and config.slack.enabled:
         secrets = slack_secrets(config.slack, config, environ)
         if secrets is None:
-            log.warning("slack: credentials missing (%s), adapter not started", _slack_needs(config))
+            log.warning("slack: credentials missing (%s), adapter not started", slack_needs(config))
         else:
             from adapters.slack_adapter import SlackAdapter
 
@@ -39,7 +39,7 @@ def build_adapters(config: Config, handler: CommandHandler, environ: Mapping[str
     return adapters
 
 
-def _slack_needs(config: Config) -> str:
+def slack_needs(config: Config) -> str:
     s = config.slack
     assert s is not None
     second = s.app_token_env if s.mode == "socket" else s.signing_secret_env

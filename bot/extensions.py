@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.adapters_factory import slack_needs
 from bot.app import App
 from bot.schedule_check import digest_problems
 from bot.scheduler import DigestScheduler
@@ -93,7 +94,7 @@ def platform_problem(config: Config, environ: Mapping[str, str], platform: str, 
         if config.slack is None or not config.slack.enabled:
             return "alerts go to Slack but Slack is not configured ([slack] missing or disabled)"
         if slack_secrets(config.slack, config, environ) is None:
-            return f"alerts go to Slack but the Slack credentials are not set ({config.slack.bot_token_env})"
+            return f"alerts go to Slack but the Slack credentials are not set ({slack_needs(config)})"
     elif platform == "discord":
         if config.discord is None or not config.discord.enabled:
             return "alerts go to Discord but Discord is not configured ([discord] missing or disabled)"

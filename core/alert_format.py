@@ -221,7 +221,10 @@ def digest_reply(d: Digest) -> Reply:
     down = [p for p in d.programs if p.state in DOWN_STATES]
     known = [p.uptime for p in d.programs if p.uptime is not None]
     overall = sum(known) / len(known) if known else None
-    summary = (f"{len(d.programs)} programs: {len(d.programs) - len(down)} up or starting, {len(down)} down; "
+    stopped = [p for p in d.programs if p.state == "stopped"]
+    up = len(d.programs) - len(down) - len(stopped)
+    counts = f"{up} up or starting, " + (f"{len(stopped)} stopped, " if stopped else "") + f"{len(down)} down"
+    summary = (f"{len(d.programs)} programs: {counts}; "
                f"average uptime {percent(overall)}; {d.crashes} failures, {d.restarts} automatic restarts.")
     tops = ", ".join(f"{p.name} ({p.crashes})" for p in d.top_crashers) or "none"
     incidents = "; ".join(f"{i.program} since {fmt.when(i.opened_at)} ({i.crashes} failures)"

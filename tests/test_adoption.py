@@ -8,7 +8,7 @@ import signal
 from core.events import EventKind
 from core.program_state import State
 from tests.conftest import sleeper
-from tests.daemon_harness import Daemon, write_config
+from tests.daemon_harness import Daemon, status_json, write_config
 from tests.helpers import alive, count_tagged, kill_tagged, unique_tag, wait_for
 
 
@@ -103,3 +103,32 @@ async def test_sigterm_stops_the_daemon_and_its_programs(tmp_path):
     finally:
         daemon.stop()
         kill_tagged(tag)  # nothing, unless the daemon failed to stop them
+
+
+async def test_a_second_daemon_adopts_the_programs_of_a_kill_9ed_one_and_restarts_them_when_killed(tmp_path):
+    tag = unique_tag("readopt")
+    cfg = write_config(tmp_path, _programs_toml(tag))
+    daemons = [Daemon(cfg)]
+    try:
+        before = daemons[0].wait_ready(programs=2)
+        daemons[0].kill9()
+
+        daemons.append(Daemon(cfg))
+        after = daemons[1].wait_ready(programs=2)
+        assert {n: after[n]["pid"] for n in ("alpha", "beta")} == {n: before[n]["pid"] for n in ("alpha", "beta")}
+        assert after["alpha"]["adopted"] and after["beta"]["adopted"]
+        assert count_tagged(f"{tag}-alpha") == 1 and count_tagged(f"{tag}-beta") == 1
+
+        old = after["alpha"]["pid"]
+        os.kill(old, signal.SIGKILL)
+        await wait_for(lambda: status_json(cfg)["alpha"]["pid"] not in (None, old), timeout=20, interval=0.1)
+        now = status_json(cfg)
+        assert alive(now["alpha"]["pid"]) and not alive(old)
+        assert now["beta"]["pid"] == before["beta"]["pid"]
+        assert count_tagged(f"{tag}-alpha") == 1 and count_tagged(f"{tag}-beta") == 1
+        assert daemons[1].stop() == 0
+    finally:
+        for d in daemons:
+            if d.proc.poll() is None:
+                d.kill9()
+        kill_tagged(tag)  # the killed daemon's orphans, if the second daemon failed to take them over

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import signal
+import sys
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from aiohttp import web
 
+from bot.extensions import install_extensions
 from core.actor import Actor, CommandContext
 from tests.alert_fixtures import alert_program, discord_alert_rig, slack_alert_rig
 from tests.fakes.discord_harness import OPS_ROLE
@@ -234,3 +240,92 @@ async def test_discord_answering_500_then_429_then_recovering_gets_the_alert_exa
             "SELECT attempts, last_error, delivered_at IS NOT NULL FROM outbox")
         assert attempts == 3  # one outbox retry per 503; the 429s were waited out inside the client
         assert (error, delivered) == (None, 1)
+
+
+def chatty_program(name: str, lines: int = 15) -> dict[str, Any]:
+    """Like alert_program, but logs ``lines`` numbered lines before it settles down."""
+    code = (f"import time\nfor i in range(1, {lines + 1}): print(f'{name} line {{i:02d}}', flush=True)\n"
+            "while True: time.sleep(3600)")
+    return {**alert_program(name, min_uptime=30), "command": [sys.executable, "-c", code]}
+
+
+def slack_fields(msg: Any) -> dict[str, str]:
+    """Every ``*Name*\\nvalue`` field of the message's section blocks."""
+    found = [f["text"] for b in msg.blocks if b["type"] == "section" for f in b.get("fields", [])]
+    return dict(t.removeprefix("*").split("*\n", 1) for t in found)
+
+
+async def test_slack_crash_alert_carries_ran_for_restarts_next_the_last_log_lines_and_the_buttons(make_app):
+    async with slack_alert_rig(make_app, [chatty_program("web")]) as rig:
+        await wait_logged(rig.app, "web", "web line 15")
+        os.kill(rig.app.supervisor.state("web").pid, signal.SIGKILL)
+        await rig.fake.wait_for(lambda: top_level(rig.fake), timeout=10)
+        await rig.settle()
+
+        [msg] = top_level(rig.fake)
+        fields = slack_fields(msg)
+        assert re.fullmatch(r"\d+(\.\d+)?m?s", fields["Ran for"]), fields
+        assert fields["Restarts"].startswith("0 ") and fields["Next"].startswith("restart"), fields
+        logs = [b["text"]["text"] for b in msg.blocks if b["type"] == "section" and "```" in b.get("text", {}).get(
+            "text", "")]
+        assert logs and all(f"web line {i:02d}" in logs[-1] for i in range(6, 16))  # the last log_lines (10)
+        assert "web line 05" not in blocks_text(msg)
+        assert slack_buttons(msg) == [("Restart", "cmd:restart web"), ("Logs", "cmd:logs web 50"),
+                                      ("Silence 1h", "cmd:silence web 1h")]
+
+
+# ------------------------------------------------------------------ a platform configured without its token
+
+NO_TOKEN = {
+    "slack": ({}, "slack", {"api_url": "http://127.0.0.1:9/api/"}, "slack:CALERTS",
+              "1 alert undelivered to slack:CALERTS: alerts go to Slack but the Slack credentials are not set "
+              "(SLACK_BOT_TOKEN and SLACK_APP_TOKEN)"),
+    "slack-app-token": ({"SLACK_BOT_TOKEN": "xoxb-1111-2222-fakebottoken"}, "slack",
+                        {"api_url": "http://127.0.0.1:9/api/"}, "slack:CALERTS",
+                        "1 alert undelivered to slack:CALERTS: alerts go to Slack but the Slack credentials are "
+                        "not set (SLACK_BOT_TOKEN and SLACK_APP_TOKEN)"),
+    "discord": ({}, "discord", {"guilds": ["223344556677889900"]}, "discord:223344556677889900",
+                "1 alert undelivered to discord:223344556677889900: alerts go to Discord but the Discord token is "
+                "not set (DISCORD_TOKEN)"),
+}
+
+
+@pytest.mark.parametrize(("tokens", "platform", "section", "destination", "note"), NO_TOKEN.values(),
+                         ids=NO_TOKEN.keys())
+async def test_an_alert_to_a_platform_configured_without_its_token_fails_visibly_and_procbot_goes_on(
+        make_app, caplog, tokens, platform, section, destination, note):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))} | tokens
+    app = await make_app([alert_program("web", min_uptime=30)], start=False, with_adapters=True, environ=environ,
+                         alerts={"route": [{"to": [destination]}]}, **{platform: section})
+    alerting = install_extensions(app, outbox_backoff=0.05)
+    await app.start()
+    assert platform not in app.messengers  # the adapter was not started without its token
+
+    crashed = await crash(SimpleNamespace(app=app))
+    await wait_for(lambda: bool(alerting.outbox.status_notes()), timeout=10)
+
+    status = await app.dispatcher.handle("status", CLI)
+    assert note in status.text, status.text
+    [(failed, error)] = await app.registry.fetch_all("SELECT failed, last_error FROM outbox")
+    assert failed == 1 and error in note
+    st = app.supervisor.state("web")
+    await wait_for(lambda: st.state.value == "starting" and st.pid not in (None, crashed))  # still supervising
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+# ------------------------------------------------------------------ Discord refusing the channel
+
+
+async def test_discord_missing_access_is_a_failure_shown_in_status_not_a_retry_loop(make_app):
+    async with discord_alert_rig(make_app, [alert_program("web", min_uptime=30)]) as rig:
+        channel = rig.fake.channel_id
+        rig.fake.forbidden_channels.add(channel)
+        await crash(rig)
+        await wait_for(lambda: bool(rig.alerting.outbox.status_notes()), timeout=10)
+
+        status = await rig.app.dispatcher.handle("status", CLI)
+        assert (f"1 alert undelivered to discord:{channel}: Discord refused post to channel {channel}: "
+                f"403 Missing Access") in status.text, status.text
+        [(failed, attempts)] = await rig.app.registry.fetch_all("SELECT failed, attempts FROM outbox")
+        assert (failed, attempts) == (1, 1)
+        assert rig.fake.requests.count(("POST", f"/api/v10/channels/{channel}/messages")) == 1

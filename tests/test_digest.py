@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from core.errors import ConfigError
 from core.incidents import Incident
 from core.registry import SampleRow
 from core.sample_rollup import SampleRollup
-from tests.alert_fixtures import FakeClock, RecordingMessenger
+from tests.alert_fixtures import FakeClock, RecordingMessenger, discord_alert_rig, slack_alert_rig
 from tests.conftest import sleeper
 from tests.daemon_harness import cli, write_config
 
@@ -225,3 +226,57 @@ async def test_the_hourly_rollup_gives_the_same_figures_as_the_raw_samples_even_
         after = await rollup.usage(base, NINE_PARIS, NINE_PARIS)
         assert {p: (u.n, u.up_n, u.cpu_max) for p, u in after.items()} == \
                {p: (u.n, u.up_n, u.cpu_max) for p, u in before.items()}
+
+
+# ------------------------------------------------------------------ digests through the real adapters
+
+DIGEST_DISCORD_CHANNEL = "223344556677889900"  # the fake Discord accepts any channel ID
+
+
+def digest_to(destination: str) -> list[dict[str, Any]]:
+    return [{**DAILY, "to": [destination]}]
+
+
+async def test_a_digest_to_slack_arrives_as_block_kit_with_the_programs_table_and_uptime(make_app):
+    async with slack_alert_rig(make_app, programs("web", "api", "db"), digest=digest_to("slack:CDIGEST"),
+                               clock=FakeClock(NINE_PARIS + 1)) as rig:
+        await script_history(rig.app, NINE_PARIS - DAY, NINE_PARIS)
+        assert await rig.alerting.digests.fire("daily")
+        await rig.settle()
+
+        [msg] = [m for m in rig.fake.messages.values() if m.channel == "CDIGEST"]
+        assert msg.blocks[0]["type"] == "section" and "Digest daily for testhost" in msg.blocks[0]["text"]["text"]
+        texts = "\n".join(b["text"]["text"] for b in msg.blocks if b["type"] == "section" and "text" in b)
+        assert "average uptime 75.0%" in texts
+        [table] = [t for t in texts.split("```") if "PROGRAM" in t]
+        assert "UPTIME" in table and "FAILURES" in table and "RESTARTS" in table
+        assert re.search(r"web\s+stopped\s+75\.0%\s+3\s+2\s+7\.5% / 50\.0%", table), table
+        assert re.search(r"api\s+stopped\s+75\.0%", table) and re.search(r"db\s+stopped\s+-", table), table
+
+
+async def test_a_digest_to_discord_arrives_as_an_embed_with_the_programs_table_and_uptime(make_app):
+    async with discord_alert_rig(make_app, programs("web", "api", "db"),
+                                 digest=digest_to(f"discord:{DIGEST_DISCORD_CHANNEL}"),
+                                 clock=FakeClock(NINE_PARIS + 1)) as rig:
+        await script_history(rig.app, NINE_PARIS - DAY, NINE_PARIS)
+        assert await rig.alerting.digests.fire("daily")
+        await rig.settle()
+
+        [msg] = rig.fake.channel_messages[DIGEST_DISCORD_CHANNEL]
+        [embed] = msg["embeds"]
+        assert embed["title"] == "Digest daily for testhost"
+        assert "average uptime 75.0%" in embed["description"]
+        [table] = [t for t in embed["description"].split("```") if "PROGRAM" in t]
+        assert re.search(r"web\s+stopped\s+75\.0%\s+3\s+2\s+7\.5% / 50\.0%", table), table
+        fields = {f["name"]: f["value"] for f in embed["fields"]}
+        assert fields["Top crashers"] == "web (3)"
+
+
+async def test_a_digest_counts_programs_stopped_on_purpose_as_stopped_not_as_up(make_app):
+    progs = [*programs("web", autostart=True), *programs("api", "db")]
+    async with digest_app(make_app, FakeClock(NINE_PARIS + 1), progs=progs) as (_, alerting, rec):
+        assert await alerting.digests.fire("daily")
+        assert await alerting.outbox.drain()
+
+        [digest] = rec.messages
+        assert "3 programs: 1 up or starting, 2 stopped, 0 down;" in digest.reply.text

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from core.log_files import log_path
 from tests.conftest import sleeper
@@ -142,3 +147,63 @@ async def test_a_subcommand_this_build_does_not_know_gets_a_private_answer(make_
     async with discord_procbot(make_app, programs=[prog()]) as h:
         rec = await h.command("frobnicate", user=h.viewer)
         assert rec.ephemeral and "not available" in rec.text()
+
+
+# ------------------------------------------------------------------ answers Discord will not take
+
+
+@pytest.fixture
+def no_interaction_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """discord.py sleeps 1+2n s between its 5 tries of a webhook/callback call answered 5xx (25 s in all).
+
+    Only that module's waits are skipped: the real client still makes every try against the fake.
+    """
+    import discord.webhook.async_ as webhook
+
+    real_sleep = asyncio.sleep
+
+    async def no_wait(delay: float, result: Any = None) -> Any:
+        return await real_sleep(0, result)
+
+    monkeypatch.setattr(webhook, "asyncio", SimpleNamespace(**{**vars(asyncio), "sleep": no_wait}))
+
+
+def unanswered(caplog: pytest.LogCaptureFixture, rec: Any) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name == "adapters.discord_adapter" and rec.id in r.getMessage()]
+
+
+async def test_a_quick_answer_discord_keeps_refusing_with_5xx_is_logged_once_and_the_adapter_goes_on(
+        make_app: Any, caplog: pytest.LogCaptureFixture, no_interaction_backoff: None) -> None:
+    caplog.set_level(logging.WARNING)
+    async with discord_procbot(make_app, programs=[prog()]) as h:
+        rec = await h.fake.command("status", user=h.viewer, send=False)
+        h.fake.fail_next(503, 1000, path=f"/interactions/{rec.id}/")
+        await h.fake.dispatch("INTERACTION_CREATE", rec.payload)
+        await wait_for(lambda: unanswered(caplog, rec))
+
+        again = await h.command("status", user=h.viewer)
+        assert "Status on testhost" in again.text()
+        assert not rec.acked  # Discord never took an answer, so there is no message to tell the user in
+        [line] = unanswered(caplog, rec)
+        assert "could not answer Discord interaction" in line and "503" in line
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_deferred_answer_discord_keeps_refusing_with_5xx_is_logged_once_and_the_command_still_ran(
+        make_app: Any, caplog: pytest.LogCaptureFixture, no_interaction_backoff: None) -> None:
+    caplog.set_level(logging.WARNING)
+    async with discord_procbot(make_app, programs=[prog()]) as h:
+        pid = h.app.supervisor.state("web").pid
+        rec = await h.fake.command("restart", {"target": "web"}, user=h.operator, send=False)
+        h.fake.fail_next(502, 1000, path=f"/webhooks/{h.fake.application_id}/{rec.token}")
+        await h.fake.dispatch("INTERACTION_CREATE", rec.payload)
+        await wait_for(lambda: unanswered(caplog, rec))
+
+        assert rec.callback_type == DEFERRED_CHANNEL_MESSAGE
+        assert h.app.supervisor.state("web").pid != pid
+        [line] = unanswered(caplog, rec)
+        assert "could not answer Discord interaction" in line and "502" in line
+        again = await h.command("status", user=h.viewer)
+        assert "Status on testhost" in again.text()
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
