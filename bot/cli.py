@@ -12,6 +12,10 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # argparse is imported only when needed: plain client calls skip it
+    import argparse
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_DAEMON = 0, 1, 2, 3
 CLIENT_VERBS = {
@@ -78,7 +82,7 @@ def _fail(msg: str, code: int) -> int:
     return code
 
 
-def _parser():  # type: ignore[no-untyped-def]
+def _parser() -> argparse.ArgumentParser:
     import argparse
 
     p = argparse.ArgumentParser(prog="procbot", description="Chat-ops process supervisor.")
@@ -100,7 +104,7 @@ def _parser():  # type: ignore[no-untyped-def]
     return p
 
 
-def _fast_client_args(argv: list[str]) -> dict[str, object] | None:
+def _fast_client_args(argv: list[str]) -> dict[str, Any] | None:
     """Plain client calls (`procbot [-c F] status web --json`) skip argparse and its imports."""
     config = None
     rest: list[str] = []
@@ -152,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                     "follow": getattr(args, "follow", False), "config": args.config})
 
 
-def _client(args: dict) -> int:  # type: ignore[type-arg]
+def _client(args: dict[str, Any]) -> int:
     from adapters.text_render import render_dict
     from bot.control_client import DaemonUnreachable, send
 
@@ -204,7 +208,7 @@ def _check_config(path: Path) -> int:
     return EXIT_OK
 
 
-def _discord_invite(args) -> int:  # type: ignore[no-untyped-def]
+def _discord_invite(args: argparse.Namespace) -> int:
     app_id = args.application_id
     if not app_id:
         from bot.config_loader import load_config

@@ -13,17 +13,16 @@ import secrets
 import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from core import formatting as fmt
 from core.actor import CommandContext
 from core.clock import Clock
 from core.errors import ConfirmationExpired, InvalidInput, NotFound, ProcbotError, Unauthorized
-from core.grammar import STATE_CHANGING, VERBS, Command, parse, parse_target
+from core.grammar import VERBS, Command, parse
 from core.log_files import log_path, tail
 from core.permissions import Permissions
-from core.program_state import State
+from core.program_state import ProgramState, State
 from core.redact import mask_secrets
 from core.registry import Registry
 from core.reply import Button, Field, Reply, Table, Tone
@@ -392,7 +391,7 @@ class Dispatcher:
                           "Add `--public` to `status` to show the answer to the channel.")
 
 
-def _detail(st, now: float) -> str:  # type: ignore[no-untyped-def]
+def _detail(st: ProgramState, now: float) -> str:
     if st.state is State.BACKOFF and st.next_start_at:
         return f"restart in {fmt.duration(max(0.0, st.next_start_at - now))} ({fmt.exit_text(st.exit_code, st.signal)})"
     if st.state in (State.EXITED, State.FATAL):
@@ -421,5 +420,3 @@ def _results(results: list[tuple[str, bool, str]]) -> list[dict[str, object]]:
 def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text[:200])
 
-
-__all__ = ["STATE_CHANGING", "Dispatcher", "Path", "parse_target"]

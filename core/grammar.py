@@ -37,7 +37,6 @@ VERBS: dict[str, tuple[int, int, str]] = {
     "whoami": (0, 0, "whoami"),
     "help": (0, 1, "help [command]"),
 }
-STATE_CHANGING = frozenset({"start", "stop", "restart", "silence", "unsilence", "reload"})
 FLAGS = frozenset({"--public", "--yes"})
 ALIASES = {"ps": "status", "st": "status", "log": "logs", "tail": "logs"}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from core import procfs
 from core.clock import Clock
@@ -21,7 +22,9 @@ from core.log_files import rotate_if_needed
 from core.program_state import State
 from core.registry import Registry, SampleRow
 from core.sample_rollup import Usage
+from core.spec import LogRotation
 from core.supervisor import Supervisor
+from core.watched import WatchedProgram
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +120,14 @@ class Scanner:
             await self.flush()
 
     # -- worker thread ---------------------------------------------------
-    def _collect(self, tracked, discover, pidfile_progs, pattern_progs, rotate) -> _Result:  # type: ignore[no-untyped-def]
+    def _collect(
+        self,
+        tracked: list[_Tracked],
+        discover: bool,
+        pidfile_progs: list[WatchedProgram],
+        pattern_progs: list[WatchedProgram],
+        rotate: list[tuple[Path, LogRotation]],
+    ) -> _Result:
         res = _Result()
         if discover and tracked:
             sessions = procfs.session_members({t.leader for t in tracked})
@@ -221,7 +231,7 @@ class Scanner:
         await self.registry.add_samples(rows)
 
 
-def _started_after(pidfile, started: float) -> bool:  # type: ignore[no-untyped-def]
+def _started_after(pidfile: Path, started: float) -> bool:
     try:
         return started > pidfile.stat().st_mtime + 2.0
     except OSError:
