@@ -43,7 +43,7 @@ from core.actor import Actor, CommandContext
 from core.clock import Clock, SystemClock
 from core.errors import DeliveryError, ProcbotError
 from core.ports import CommandHandler
-from core.reply import Reply, Tone
+from core.reply import Reply
 from core.spec import DiscordSettings
 
 log = logging.getLogger(__name__)
@@ -133,16 +133,6 @@ def command_text(verb: str, args: list[str | int | None], *, public: bool = Fals
 def is_private(reply: Reply) -> bool:
     """Errors and refusals are only for the asker; results only public when core says so."""
     return reply.ephemeral or not reply.ok
-
-
-def _internal_error() -> Reply:
-    return Reply(
-        title="Internal error",
-        text="procbot could not complete this command; the procbot log has the details.",
-        tone=Tone.ERROR,
-        ok=False,
-        error_code="internal",
-    )
 
 
 def delivery_error(err: BaseException, what: str) -> DeliveryError:
@@ -464,7 +454,7 @@ class DiscordAdapter:
             return Reply.error(e)
         except Exception:  # boundary: a bug in core must not leave the user with "did not respond"
             log.exception("Discord command %r failed inside procbot", what)
-            return _internal_error()
+            return Reply.internal_error()
 
     async def _answer(
         self,

@@ -335,7 +335,7 @@ class SlackAdapter:
             reply = _lookup_failed_reply(e)
         except Exception:  # boundary: the dispatcher must never take the adapter down
             log.exception("slack: command %r from %s failed", text[:100], user_id)
-            reply = _internal_error_reply()
+            reply = Reply.internal_error()
         await self._respond(response_url, reply, channel=channel, user_id=user_id)
 
     async def _run_action(self, body: dict[str, Any]) -> None:
@@ -352,7 +352,7 @@ class SlackAdapter:
             reply = _lookup_failed_reply(e)
         except Exception:  # boundary, as in _run_command
             log.exception("slack: button %r pressed by %s failed", value[:100], user_id)
-            reply = _internal_error_reply()
+            reply = Reply.internal_error()
         # A confirmation prompt is replaced by its outcome; a refusal (someone else
         # pressed, or it expired) leaves the prompt and answers only the presser.
         decision = value.startswith(("confirm:", "cancel:")) or bool(container.get("is_ephemeral"))
@@ -476,14 +476,4 @@ def _lookup_failed_reply(e: GroupLookupFailed) -> Reply:
         tone=Tone.ERROR,
         ok=False,
         error_code="slack_unavailable",
-    )
-
-
-def _internal_error_reply() -> Reply:
-    return Reply(
-        title="Internal error",
-        text="procbot failed while running this command; the error is in its log.",
-        tone=Tone.ERROR,
-        ok=False,
-        error_code="internal",
     )

@@ -5,6 +5,7 @@ Standard library only (plus nothing from procbot), so every bench module can use
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import math
 import os
@@ -286,3 +287,12 @@ def wait_until(pred: Callable[[], bool], timeout: float, interval: float = 0.01,
         if time.perf_counter() > deadline:
             raise TimeoutError(f"{what} not met within {timeout:.0f}s")
         time.sleep(interval)
+
+
+def parse_only(ap: argparse.ArgumentParser, raw: str, allowed: set[str]) -> set[str]:
+    """The sections named by ``--only``; an unknown name is a usage error."""
+    only = {s.strip() for s in raw.split(",") if s.strip()}
+    unknown = only - allowed
+    if unknown:
+        ap.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    return only

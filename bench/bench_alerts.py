@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench._util import Workspace, median, ms, pct, progress, ratio, say, table
+from bench._util import Workspace, median, ms, parse_only, pct, progress, ratio, say, table
 from bot.app import App
 from bot.config_loader import config_from_dict
 from bot.extensions import Alerting, install_extensions
@@ -347,10 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = QUICK if args.quick else FULL
     if args.kills:
         plan.kills = args.kills
-    only = {s.strip() for s in args.only.split(",") if s.strip()}
-    unknown = only - {"latency", "storm", "digest"}
-    if unknown:
-        ap.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    only = parse_only(ap, args.only, {"latency", "storm", "digest"})
     sys.path.insert(0, str(ROOT))  # the fake Slack lives in tests/fakes
     ws = Workspace(prefix="procbot-bench-alerts-")
     t0 = time.monotonic()

@@ -50,6 +50,7 @@ from bench._util import (
     host_process_count,
     median,
     ms,
+    parse_only,
     ratio,
     say,
     stat_fields,
@@ -770,10 +771,7 @@ def main(argv: list[str] | None = None) -> int:
         plan.ns = [int(x) for x in args.ns.split(",")]
     if args.idle:
         plan.idle_secs = args.idle
-    only = {s.strip() for s in args.only.split(",") if s.strip()}
-    unknown = only - {"liveness", "kill", "daemon"}
-    if unknown:
-        ap.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    only = parse_only(ap, args.only, {"liveness", "kill", "daemon"})
     ws = Workspace()
     try:
         asyncio.run(amain(plan, args.quick, only, ws))

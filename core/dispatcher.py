@@ -158,18 +158,15 @@ class Dispatcher:
             if cmd.verb == "status":
                 return {st.name: st.group for st in self.sup.states()}
             return {}
-        if cmd.verb in ("silence", "unsilence") and (cmd.target.kind == "glob" or cmd.target.kind == "all"):
-            # a silence may name programs that do not exist yet; permissions use the pattern
-            return {st.name: st.group for st in self.sup.states()
-                    if st.name in self._safe_resolve(cmd)} or {}
-        names = self.sup.resolve(cmd.target)
+        if cmd.verb in ("silence", "unsilence") and cmd.target.kind in ("glob", "all"):
+            # a silence pattern may match no program yet: then only unscoped grants can allow it
+            try:
+                names = self.sup.resolve(cmd.target)
+            except NotFound:
+                return {}
+        else:
+            names = self.sup.resolve(cmd.target)
         return {n: self.sup.state(n).group for n in names}
-
-    def _safe_resolve(self, cmd: Command) -> list[str]:
-        try:
-            return self.sup.resolve(cmd.target) if cmd.target else []
-        except NotFound:
-            return []
 
     async def _ask_confirmation(self, cmd: Command, ctx: CommandContext, programs: list[str]) -> Reply:
         self._expire()

@@ -95,6 +95,17 @@ class Reply:
         )
 
     @classmethod
+    def internal_error(cls) -> Reply:
+        """What a chat user sees when procbot itself failed (the details go to procbot's log)."""
+        return cls(
+            title="Internal error",
+            text="procbot could not complete this command; the procbot log has the details.",
+            tone=Tone.ERROR,
+            ok=False,
+            error_code="internal",
+        )
+
+    @classmethod
     def error(cls, err: Exception, *, code: str = "error") -> Reply:
         return cls(
             title="Error",
