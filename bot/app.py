@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from adapters.console import ConsoleAdapter
 from bot.config_loader import load_config
 from bot.event_recorder import EventRecorder
+from bot.state_dir import ensure_state_dir
 from core.clock import Clock, SystemClock
 from core.dispatcher import Dispatcher
 from core.errors import ProcbotError
@@ -72,8 +73,7 @@ class App:
         self.extensions: list[Any] = []  # services with async start()/stop() (alerts, digests)
 
     async def start(self) -> None:
-        self.config.state_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.config.state_dir, 0o700)
+        ensure_state_dir(self.config.state_dir, self.config.source)  # 0700 if new; never re-moded
         await self.registry.open()
         await self.silences.load()
         self.recorder.start()

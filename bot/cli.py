@@ -1,8 +1,16 @@
 """The ``procbot`` command line.
 
-Client commands (status, start, ...) only import the standard library and
-the plain-text renderer, so ``procbot status`` starts in a few tens of
-milliseconds; ``run`` and ``check-config`` import the engine lazily.
+Client commands (status, start, ...) only import the standard library, the
+grammar and the plain-text renderer, so ``procbot status`` starts in a few
+tens of milliseconds; ``run`` and ``check-config`` import the engine lazily.
+The commands are the grammar's (``core.grammar.VERBS``), so ``procbot help``
+and ``/proc help`` show the same text.
+
+Exit status (``EXIT_*`` below): 0 ok; 1 the command failed; 2 usage or config
+error; for ``status <target>`` supervisorctl's convention, 3 when a program
+asked about is not running and 4 when there is no such program or group;
+7 procbot is not running (supervisorctl's code when supervisord's socket is
+missing); 75 the daemon stayed busy (EX_TEMPFAIL: try again).
 """
 
 from __future__ import annotations
@@ -17,23 +25,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # argparse is imported only when needed: plain client calls skip it
     import argparse
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_DAEMON = 0, 1, 2, 3
-CLIENT_VERBS = {
-    "status": "show programs (like supervisorctl status)",
-    "start": "start a target: program, group:NAME, glob or all",
-    "stop": "stop a target",
-    "restart": "restart a target",
-    "logs": "last lines of a program's log",
-    "info": "details of one program",
-    "history": "recent runs of one program",
-    "silence": "hold alerts for a target for a duration",
-    "unsilence": "end a silence",
-    "silences": "list active silences",
-    "digest": "post a status digest now",
-    "audit": "recent audit trail",
-    "reload": "re-read the config file and apply program changes",
-    "whoami": "who procbot thinks you are",
-}
+from core.grammar import ALIASES, SUMMARIES, VERBS
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_NOT_RUNNING, EXIT_NO_SUCH_PROGRAM = 3, 4  # `status <target>`, as supervisorctl (LSB status codes)
+EXIT_NO_DAEMON = 7  # as supervisorctl when supervisord is not running (LSB "program is not running")
+EXIT_BUSY = 75  # sysexits.h EX_TEMPFAIL: the daemon is there but stayed busy; try again
+CLIENT_VERBS = {verb: SUMMARIES[verb] for verb in VERBS}
+CLI_EXTRAS = ("On the host also: procbot run | check-config | discord-invite; --json on every command, "
+              "procbot logs PROGRAM -f, procbot --version.")
 
 
 def _config_path(explicit: str | None) -> Path:
@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="procbot", description="Chat-ops process supervisor.")
     p.add_argument("-c", "--config", help="config file (default: $PROCBOT_CONFIG, ./procbot.toml)")
+    p.add_argument("--version", action="version", version=f"procbot {_version()}")
     # -c works before or after the command: `procbot -c F status` and `procbot status -c F`
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-c", "--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -120,14 +121,14 @@ def _fast_client_args(argv: list[str]) -> dict[str, Any] | None:
         else:
             rest.append(a)
         i += 1
-    if not rest or rest[0] not in CLIENT_VERBS:
+    if not rest or ALIASES.get(rest[0], rest[0]) not in CLIENT_VERBS:
         return None
     words = rest[1:]
     flags = {w for w in words if w.startswith("-")}
     if flags - {"--json", "-f", "--follow"}:
         return None  # let argparse explain
     return {
-        "cmd": rest[0],
+        "cmd": ALIASES.get(rest[0], rest[0]),
         "args": [w for w in words if not w.startswith("-")],
         "json": "--json" in flags,
         "follow": bool(flags & {"-f", "--follow"}),
@@ -135,11 +136,20 @@ def _fast_client_args(argv: list[str]) -> dict[str, Any] | None:
     }
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("procbot")
+    except PackageNotFoundError:
+        return "(version unknown: not installed as a package)"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     fast = _fast_client_args(argv)
     if fast is not None:
-        return _client(fast)
+        return _help(fast["args"]) if fast["cmd"] == "help" else _client(fast)
     args = _parser().parse_args(argv)
     if args.cmd is None:
         _parser().print_help()
@@ -152,17 +162,41 @@ def main(argv: list[str] | None = None) -> int:
         return _check_config(_config_path(args.config))
     if args.cmd == "discord-invite":
         return _discord_invite(args)
+    if args.cmd == "help":
+        return _help(args.args)
     return _client({"cmd": args.cmd, "args": args.args, "json": args.json,
                     "follow": getattr(args, "follow", False), "config": args.config})
 
 
+def _help(words: list[str]) -> int:
+    """`procbot help [command]`, answered from the grammar itself: no daemon needed, same text as `/proc help`."""
+    from core.errors import InvalidInput
+    from core.grammar import HELP_NOTE, help_lines, parse
+
+    try:
+        cmd = parse(" ".join(["help", *words]))
+    except InvalidInput as e:
+        return _fail(str(e), EXIT_USAGE)
+    topic = cmd.extra.get("topic")
+    print("\n".join(help_lines(str(topic) if topic else None)))
+    if not topic:
+        print(f"\n{HELP_NOTE.replace('`', '')}\n{CLI_EXTRAS}")
+    return EXIT_OK
+
+
 def _client(args: dict[str, Any]) -> int:
     from adapters.text_render import render_dict
-    from bot.control_client import DaemonUnreachable, send
+    from bot.control_client import DaemonBusy, DaemonUnreachable, send
 
+    for stream in (sys.stdout, sys.stderr):  # a reply is never worth a UnicodeEncodeError traceback
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
     text = " ".join([str(args["cmd"]), *args["args"]])
     try:
         raw = send(_socket_of(_config_path(args["config"])), text)
+    except DaemonBusy as e:
+        return _fail(str(e), EXIT_BUSY)
     except DaemonUnreachable as e:
         return _fail(str(e), EXIT_NO_DAEMON)
     if args["json"]:
@@ -172,7 +206,23 @@ def _client(args: dict[str, Any]) -> int:
     ok = bool(raw.get("ok", True))
     if ok and args["cmd"] == "logs" and args["follow"]:
         return _follow(Path(raw["data"]["path"]))
-    return EXIT_OK if ok else EXIT_FAILED
+    return exit_status(str(args["cmd"]), bool(args["args"]), raw)
+
+
+def exit_status(verb: str, targeted: bool, reply: dict[str, Any]) -> int:
+    """The one place a reply becomes an exit status (the table is in the module docstring)."""
+    code = reply.get("error_code")
+    if reply.get("ok", True):
+        if verb == "status" and targeted and (reply.get("data") or {}).get("not_running"):
+            return EXIT_NOT_RUNNING
+        return EXIT_OK
+    if code == "invalid_input":
+        return EXIT_USAGE
+    if code == "not_found" and verb == "status":
+        return EXIT_NO_SUCH_PROGRAM
+    if code == "busy":
+        return EXIT_BUSY
+    return EXIT_FAILED
 
 
 def _follow(path: Path) -> int:

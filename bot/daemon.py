@@ -13,9 +13,10 @@ from typing import TextIO
 
 from bot.app import App
 from bot.config_loader import load_config
-from bot.control_server import ControlServer, socket_path
+from bot.control_server import ControlLimits, ControlServer, socket_path
 from bot.logging_setup import setup_logging
 from bot.secrets import SecretRedactor, discord_token, slack_secrets
+from bot.state_dir import ensure_state_dir
 from core.errors import ConfigError, ProcbotError
 
 log = logging.getLogger("procbot.daemon")
@@ -27,7 +28,6 @@ class AlreadyRunningDaemon(ProcbotError):
 
 def _lock(state_dir: Path) -> int:
     """One daemon per state directory: a second one would spawn duplicates."""
-    state_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(state_dir / "procbot.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -42,6 +42,7 @@ def _lock(state_dir: Path) -> int:
 async def serve(config_path: Path, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     config = load_config(config_path)
+    ensure_state_dir(config.state_dir, str(config.source))  # before anything (the log) creates it
     redactor = SecretRedactor()
     if config.slack:
         s = slack_secrets(config.slack, config, os.environ)
@@ -55,7 +56,7 @@ async def serve(config_path: Path, out: TextIO | None = None) -> int:
     from bot.extensions import install_extensions
 
     install_extensions(app)
-    control = ControlServer(socket_path(config.state_dir), app.dispatcher)
+    control = ControlServer(socket_path(config.state_dir), app.dispatcher, ControlLimits())
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     reloads: set[asyncio.Task[None]] = set()

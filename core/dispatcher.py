@@ -2,7 +2,13 @@
 
 Every adapter and the CLI come through here: parse, resolve the target,
 check permissions, ask for confirmation when several programs would
-change, act, and write one audit row whatever the outcome.
+change, act, and write one audit row whatever the outcome, with one
+exception: a *local* caller's (CLI, console) successful read-only command
+is not audited. The trail is there to answer "who changed or tried what";
+the host operator reading state through an owner-only socket changes
+nothing, and a script polling `status` every few seconds would otherwise
+push every chat command out of view (30 of 64 rows in one run). Chat
+reads, every state change and every refusal or error are always audited.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from core import formatting as fmt
 from core.actor import CommandContext
 from core.clock import Clock
 from core.errors import ConfirmationExpired, InvalidInput, NotFound, ProcbotError, Unauthorized
-from core.grammar import VERBS, Command, parse
+from core.grammar import HELP_NOTE, MAX_AUDIT_ROWS, READ_ONLY_VERBS, VERBS, Command, help_lines, parse
 from core.log_files import log_path, tail
 from core.permissions import Permissions
 from core.program_state import ProgramState, State
@@ -33,6 +39,7 @@ from core.supervisor import Supervisor
 log = logging.getLogger(__name__)
 
 DEFAULT_LOG_LINES = 20
+DEFAULT_AUDIT_ROWS = 20
 
 
 class DigestPoster(Protocol):
@@ -148,7 +155,8 @@ class Dispatcher:
             if not isinstance(e, (Unauthorized, NotFound, InvalidInput)):
                 log.warning("command %r by %s failed: %s", cmd.text, actor.label, e)
             return Reply.error(e)
-        await self._audit(ctx, cmd.text, "ok" if reply.ok else "error", "" if reply.ok else reply.text[:500])
+        if not (reply.ok and actor.local and cmd.verb in READ_ONLY_VERBS):
+            await self._audit(ctx, cmd.text, "ok" if reply.ok else "error", "" if reply.ok else reply.text[:500])
         if cmd.public and reply.ok and "confirm" not in reply.data:
             reply.ephemeral = False  # a confirmation prompt stays private to the asker
         return reply
@@ -193,11 +201,19 @@ class Dispatcher:
         for k in [k for k, p in self._pending.items() if p.expires <= now]:
             del self._pending[k]
 
+    async def audit_refusal(self, ctx: CommandContext, text: str, outcome: str, detail: str) -> None:
+        """Audit a request refused before it became a command (too many clients, too long, timed out)."""
+        await self._audit(ctx, _printable(text), outcome, detail)
+
     async def _audit(self, ctx: CommandContext, command: str, outcome: str, detail: str = "") -> None:
+        """Write the row; a registry that cannot take it is logged, never turned into a lost answer."""
         a = ctx.actor
-        await self.registry.audit(
-            self.clock.time(), a.platform, a.user_id, a.display_name, ctx.channel, command[:500], outcome, detail
-        )
+        try:
+            await self.registry.audit(
+                self.clock.time(), a.platform, a.user_id, a.display_name, ctx.channel, command[:500], outcome, detail
+            )
+        except ProcbotError as e:
+            log.error("could not audit %r by %s (%s): %s", command[:100], a.label, outcome, e)
 
     # -- verbs -----------------------------------------------------------
     async def _execute(self, cmd: Command, ctx: CommandContext, programs: list[str]) -> Reply:
@@ -238,7 +254,10 @@ class Dispatcher:
             text=summary + ("\n" + "\n".join(notes) if notes else ""),
             tone=Tone.WARN if bad else Tone.OK,
             table=Table(["PROGRAM", "STATE", "PID", "UPTIME", "CPU", "MEM", "DETAIL"], rows, states),
-            data={"programs": snaps, "notes": notes},
+            # the CLI's exit status (supervisorctl's 3) reads this: "up" has one definition, State.is_up
+            data={"programs": snaps, "notes": notes,
+                  "not_running": [sn["name"] for sn, st in zip(snaps, states, strict=True)
+                                  if not State(st).is_up]},
             ephemeral=True,
         )
 
@@ -358,11 +377,22 @@ class Dispatcher:
         return await self.digests.post_now(ctx.actor.label)
 
     async def _do_audit(self, cmd: Command, ctx: CommandContext, programs: list[str]) -> Reply:
-        rows = await self.registry.audit_rows(int(cmd.extra.get("n", 20)))
+        x = cmd.extra
+        n = min(int(x.get("n", DEFAULT_AUDIT_ROWS)), MAX_AUDIT_ROWS)
+        page = int(x.get("page", 1))
+        filters = {k: str(x[k]) for k in ("platform", "user", "program", "outcome") if k in x}
+        since = self.clock.time() - int(x["since"]) if "since" in x else None
+        rows, total = await self.registry.audit_page(n, (page - 1) * n, since=since, **filters)
         table = [[fmt.when(r.at), f"{r.platform}:{r.user_name or r.user_id}", r.channel or "-", r.command, r.outcome]
                  for r in rows]
+        pages = max(1, -(-total // n))
+        text = f"Page {page} of {pages} ({total} matching rows)."
+        if page < pages:
+            nxt = " ".join(w for w in cmd.args if not w.lower().startswith("page="))
+            text += f" Next: `audit {nxt + ' ' if nxt else ''}page={page + 1}`"
         return Reply(title="Audit trail", table=Table(["WHEN", "WHO", "CHANNEL", "COMMAND", "OUTCOME"], table),
-                     data={"rows": [r.__dict__ for r in rows]})
+                     text=text if rows else "No audit rows match.",
+                     data={"rows": [r.__dict__ for r in rows], "page": page, "pages": pages, "total": total})
 
     async def _do_reload(self, cmd: Command, ctx: CommandContext, programs: list[str]) -> Reply:
         if self.reload_cb is None:
@@ -381,11 +411,8 @@ class Dispatcher:
 
     async def _do_help(self, cmd: Command, ctx: CommandContext, programs: list[str]) -> Reply:
         topic = cmd.extra.get("topic")
-        verbs = [str(topic)] if topic else list(VERBS)
-        lines = [f"{VERBS[v][2]}" for v in verbs]
-        return Reply(title="procbot commands", code="\n".join(lines),
-                     text="A target is a program, `group:NAME`, a glob like `web-*`, or `all`. "
-                          "Add `--public` to `status` to show the answer to the channel.")
+        return Reply(title="procbot commands", code="\n".join(help_lines(str(topic) if topic else None)),
+                     text=HELP_NOTE)
 
 
 def _detail(st: ProgramState, now: float) -> str:

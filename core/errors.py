@@ -98,3 +98,15 @@ class DaemonUnavailable(ProcbotError):
     """The CLI could not reach a running daemon."""
 
     code = "daemon_unavailable"
+
+
+class Busy(ProcbotError):
+    """procbot is serving as many control clients as it allows; the caller may retry shortly."""
+
+    code = "busy"
+
+
+class RequestTimeout(ProcbotError):
+    """A control-socket client did not send a complete request in time."""
+
+    code = "timeout"

@@ -15,7 +15,7 @@ from core.errors import InvalidInput
 MAX_TEXT = 4000
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 GLOB_RE = re.compile(r"^[A-Za-z0-9_.*?\[\]-]{1,64}$")
-DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
+DURATION_RE = re.compile(r"^(\d+)([smhdw])$", re.ASCII)
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MAX_LOG_LINES = 1000
 
@@ -32,11 +32,35 @@ VERBS: dict[str, tuple[int, int, str]] = {
     "unsilence": (1, 1, "unsilence <target>"),
     "silences": (0, 0, "silences"),
     "digest": (0, 0, "digest"),
-    "audit": (0, 1, "audit [n]"),
+    "audit": (0, 7, "audit [n] [platform=P] [user=ID] [program=NAME] [outcome=O] [since=1h] [page=N]"),
     "reload": (0, 0, "reload"),
     "whoami": (0, 0, "whoami"),
     "help": (0, 1, "help [command]"),
 }
+#: one line per verb for `procbot --help` (the usage above is the other half of `help`)
+SUMMARIES: dict[str, str] = {
+    "status": "show programs (like supervisorctl status)",
+    "start": "start a target: program, group:NAME, glob or all",
+    "stop": "stop a target",
+    "restart": "restart a target",
+    "logs": "last lines of a program's log",
+    "info": "details of one program",
+    "history": "recent runs of one program",
+    "silence": "hold alerts for a target for a duration",
+    "unsilence": "end a silence",
+    "silences": "list active silences",
+    "digest": "post a status digest now",
+    "audit": "the audit trail, filtered and paged",
+    "reload": "re-read the config file and apply program changes",
+    "whoami": "who procbot thinks you are",
+    "help": "usage of every command, or of one",
+}
+#: verbs that change nothing, here or in chat: a local caller's successful use of them is not audited
+READ_ONLY_VERBS = frozenset({"status", "logs", "info", "history", "silences", "audit", "whoami", "help"})
+#: `audit` filters, key=value words; `since` is a duration, `page` a page number
+AUDIT_FILTERS = ("platform", "user", "program", "outcome", "since", "page")
+AUDIT_OUTCOMES = ("ok", "refused", "error", "invalid", "confirm")
+MAX_AUDIT_ROWS = 200
 FLAGS = frozenset({"--public", "--yes"})
 ALIASES = {"ps": "status", "st": "status", "log": "logs", "tail": "logs"}
 
@@ -72,6 +96,8 @@ def _check_chars(text: str) -> None:
     for ch in text:
         if ch in "\t":
             continue
+        if 0xD800 <= ord(ch) <= 0xDFFF:  # what a non-UTF-8 argv byte becomes: `procbot audit $'\\xff'`
+            raise InvalidInput("Command is not valid UTF-8 text; type it as plain text.")
         if ord(ch) < 32 or ord(ch) == 127 or 0x80 <= ord(ch) < 0xA0:
             raise InvalidInput("Command contains control characters; type it as plain text.")
 
@@ -104,14 +130,16 @@ def parse_duration(raw: str) -> int:
 
 
 def _positive_int(raw: str, what: str, limit: int) -> int:
-    if not raw.isdigit() or int(raw) <= 0:
+    # ASCII only: "²".isdigit() is True but int("²") raises
+    if not (raw.isascii() and raw.isdigit()) or int(raw[:12]) <= 0:
         raise InvalidInput(f"`{_inert(raw)}` is not a positive whole number of {what}.")
-    return min(int(raw), limit)
+    return min(int(raw[:12]), limit)
 
 
 def _inert(raw: str) -> str:
     """Trim echoed input so an error message can never become a mention or markup."""
     cut = raw[:40] + ("..." if len(raw) > 40 else "")
+    cut = "".join(c if c.isprintable() else "?" for c in cut)
     return re.sub(r"[`<>@*_~|&]", "", cut) or "?"
 
 
@@ -148,7 +176,7 @@ def parse(text: str) -> Command:
             key = "lines" if verb == "logs" else "n"
             extra[key] = _positive_int(args[1], "lines" if verb == "logs" else "entries", MAX_LOG_LINES)
     elif verb == "audit" and args:
-        extra["n"] = _positive_int(args[0], "entries", 200)
+        extra.update(_audit_args(args, usage))
     elif verb == "help" and args:
         if args[0].lower() not in VERBS:
             raise InvalidInput(f"No help for `{_inert(args[0])}`: not a command.")
@@ -171,5 +199,44 @@ def parse(text: str) -> Command:
     )
 
 
+def _audit_args(args: list[str], usage: str) -> dict[str, int | str]:
+    out: dict[str, int | str] = {}
+    for i, word in enumerate(args):
+        key, eq, value = word.partition("=")
+        if not eq:
+            if i != 0:
+                raise InvalidInput(f"Usage: `{usage}`")
+            out["n"] = _positive_int(word, "entries", MAX_AUDIT_ROWS)
+            continue
+        key = key.lower()
+        if key not in AUDIT_FILTERS:
+            raise InvalidInput(f"`{_inert(key)}` is not an audit filter; use {', '.join(AUDIT_FILTERS)}.")
+        if key in out:
+            raise InvalidInput(f"`{key}` is given twice.")
+        if key == "since":
+            out[key] = parse_duration(value)
+        elif key == "page":
+            out[key] = _positive_int(value, "pages", 100_000)
+        elif key == "outcome":
+            if value.lower() not in AUDIT_OUTCOMES:
+                raise InvalidInput(f"`{_inert(value)}` is not an outcome; use {', '.join(AUDIT_OUTCOMES)}.")
+            out[key] = value.lower()
+        else:
+            if not NAME_RE.match(value):
+                raise InvalidInput(f"`{_inert(value)}` is not a valid {key} (letters, digits, `_ . -`).")
+            out[key] = value
+    return out
+
+
 def usage(verb: str) -> str:
     return VERBS[verb][2]
+
+
+def help_lines(topic: str | None = None) -> list[str]:
+    """The usage lines `help` shows: the same text in chat, on the socket and from `procbot help` offline."""
+    verbs = [topic] if topic else list(VERBS)
+    return [VERBS[v][2] for v in verbs]
+
+
+HELP_NOTE = ("A target is a program, `group:NAME`, a glob like `web-*`, or `all`. "
+             "Add `--public` to `status` to show the answer to the channel.")

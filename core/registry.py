@@ -342,6 +342,35 @@ class Registry:
         rows = await self.fetch_all("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
         return [AuditRow(*r) for r in rows]
 
+    async def audit_page(
+        self, limit: int, offset: int = 0, *, platform: str | None = None, user: str | None = None,
+        program: str | None = None, outcome: str | None = None, since: float | None = None,
+    ) -> tuple[list[AuditRow], int]:
+        """One page of audit rows, newest first, and how many rows match in all.
+
+        ``user`` matches the ID or the name; ``program`` matches a whole word of the command
+        (commands are stored normalised, one space between words).
+        """
+        where, params = [], []
+        for column, value in (("platform", platform), ("outcome", outcome)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if user is not None:
+            where.append("(user_id = ? OR user_name = ?)")
+            params += [user, user]
+        if program is not None:
+            where.append("instr(' ' || command || ' ', ?) > 0")
+            params.append(f" {program} ")
+        if since is not None:
+            where.append("at >= ?")
+            params.append(since)
+        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        total = await self.fetch_all(f"SELECT COUNT(*) FROM audit{cond}", params)
+        rows = await self.fetch_all(f"SELECT * FROM audit{cond} ORDER BY id DESC LIMIT ? OFFSET ?",
+                                    [*params, limit, offset])
+        return [AuditRow(*r) for r in rows], int(total[0][0])
+
 
 def _split_sql(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
