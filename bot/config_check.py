@@ -8,6 +8,8 @@ from pathlib import Path
 
 from bot.config_loader import load_config
 from bot.secrets import discord_token, slack_secrets
+from bot.state_dir import KEY as STATE_DIR_KEY
+from bot.state_dir import state_dir_problem
 from core.errors import ConfigError
 from core.spec import Config
 
@@ -28,6 +30,9 @@ def check(path: Path) -> str:
 def semantic_problems(config: Config) -> list[tuple[str, str]]:
     """Problems pydantic cannot see: they depend on the machine or on other sections."""
     out: list[tuple[str, str]] = []
+    state_problem = state_dir_problem(config.state_dir)  # the rule `run` applies (bot/state_dir.py)
+    if state_problem:
+        out.append((STATE_DIR_KEY, state_problem))
     for p in config.program:
         exe = p.command[0]
         if "/" in exe:
