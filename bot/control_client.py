@@ -14,7 +14,7 @@ class DaemonUnreachable(Exception):
     pass
 
 
-def send(path: Path, command: str, timeout: float = TIMEOUT) -> dict[str, Any]:
+def send(path: Path, command: str, timeout: float = TIMEOUT, raw: bool = False) -> dict[str, Any]:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
@@ -25,7 +25,7 @@ def send(path: Path, command: str, timeout: float = TIMEOUT) -> dict[str, Any]:
                 from None
         except PermissionError:
             raise DaemonUnreachable(f"permission denied for {path}: run as the user that runs procbot") from None
-        s.sendall(json.dumps({"command": command}).encode() + b"\n")
+        s.sendall(json.dumps({"command": command, **({"raw": True} if raw else {})}).encode() + b"\n")
         chunks = []
         while True:
             data = s.recv(65536)

@@ -85,10 +85,11 @@ class ControlServer:
             text = req["command"]
             if not isinstance(text, str):
                 raise TypeError
+            raw = req.get("raw") is True  # unmasked log lines: only this owner-only socket can ask
         except (ValueError, KeyError, TypeError):
             return Reply.error(InvalidInput("Malformed request."))
         actor = Actor("cli", _user_name(uid), display_name=_user_name(uid), local=True)
-        return await self.handler.handle(text, CommandContext(actor, channel="local"))
+        return await self.handler.handle(text, CommandContext(actor, channel="local", raw=raw))
 
 
 def _peer_uid(writer: asyncio.StreamWriter) -> int:

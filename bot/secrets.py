@@ -8,22 +8,14 @@ never from the config itself. Every secret loaded is registered with the
 from __future__ import annotations
 
 import logging
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ConfigError
+from core.redact import mask_secrets
 from core.spec import Config, DiscordSettings, SlackSettings
-
-# Shapes of well-known tokens, masked even when procbot did not load them itself.
-TOKEN_PATTERNS = [
-    re.compile(r"xox[abposr]-[A-Za-z0-9-]{8,}"),
-    re.compile(r"xapp-[A-Za-z0-9-]{8,}"),
-    re.compile(r"[MN][A-Za-z\d]{23,27}\.[\w-]{6}\.[\w-]{27,40}"),  # Discord bot token
-    re.compile(r"(?<=/)(?:webhooks|interactions)/\d+/[\w.-]{20,}"),  # interaction tokens in URLs
-]
 
 
 @dataclass(frozen=True)
@@ -80,7 +72,7 @@ def child_environment(base: Mapping[str, str], secret_names: set[str], extra: Ma
 
 
 class SecretRedactor(logging.Filter):
-    """Masks known secrets and token-shaped strings in every log record."""
+    """Masks known secrets, then every secret-looking value (the one rule set in ``core.redact``), in every record."""
 
     def __init__(self, secrets: list[str] | None = None) -> None:
         super().__init__()
@@ -92,9 +84,7 @@ class SecretRedactor(logging.Filter):
     def redact(self, text: str) -> str:
         for s in self._secrets:
             text = text.replace(s, "[redacted]")
-        for pat in TOKEN_PATTERNS:
-            text = pat.sub("[redacted]", text)
-        return text
+        return mask_secrets(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.getMessage()
