@@ -8,11 +8,13 @@ naming its key, never a digest that silently never comes.
 
 from __future__ import annotations
 
-from bot.cron import ScheduleError, trigger, zone
+import time
+
+from bot.cron import ScheduleError, check_fires, zone
 from core.spec import Config
 
 
-def digest_problems(config: Config) -> list[tuple[str, str]]:
+def digest_problems(config: Config, now: float | None = None) -> list[tuple[str, str]]:
     """(key, problem) pairs, e.g. ``("digest[daily].cron", "'0 25 * * *' is not a valid cron expression: ...")``."""
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
@@ -27,7 +29,7 @@ def digest_problems(config: Config) -> list[tuple[str, str]]:
             out.append((f"{key}.timezone", e.problem))
             continue
         try:
-            trigger(d.cron, d.timezone)
+            check_fires(d.cron, d.timezone, time.time() if now is None else now)
         except ScheduleError as e:
             out.append((f"{key}.{e.field}", e.problem))
     return out

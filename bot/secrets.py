@@ -29,19 +29,47 @@ class SlackSecrets:
 
 
 def _token_file(config: Config, name: str | None, section: str) -> dict[str, str]:
+    """The token file's keys; ConfigError naming ``<section>.token_file`` for anything unusable."""
     if not name:
         return {}
     path = config.resolve(name)
+    key = f"{section}.token_file"
+
+    def bad(problem: str) -> ConfigError:
+        return ConfigError(config.source, key, f"{path}: {problem}")
+
     try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(config.source, f"{section}.token_file", f"file {path} does not exist") from None
+        if not path.is_file():
+            raise bad("does not exist" if not path.exists() else "not a file")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
+    except OSError as e:
+        raise bad(f"cannot read: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise bad("not UTF-8 text (a token file is TOML: token = \"...\")") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(str(path), "", f"not valid TOML: {e}") from None
-    mode = path.stat().st_mode & 0o077
-    if mode:
+        raise bad(f"not valid TOML: {e}") from None
+    for k, v in data.items():
+        if not isinstance(v, str):
+            raise bad(f"{k} must be a string")
+        if "\x00" in v or any(ord(c) < 32 for c in v.strip()):
+            raise bad(f"{k} holds a NUL or control character")
+    if path.stat().st_mode & 0o077:
         logging.getLogger(__name__).warning("token file %s is readable by others; chmod 600 it", path)
-    return {k: str(v) for k, v in data.items()}
+    return {k: v.strip() for k, v in data.items()}
+
+
+def token_file_problems(config: Config) -> list[tuple[str, str]]:
+    """(key, problem) for each token file ``run`` could not read: checked before anything starts."""
+    out = []
+    for section, settings in (("slack", config.slack), ("discord", config.discord)):
+        if settings is not None and settings.token_file:
+            try:
+                _token_file(config, settings.token_file, section)
+            except ConfigError as e:
+                out.append((e.key, e.problem))
+    return out
 
 
 def slack_secrets(settings: SlackSettings, config: Config, environ: Mapping[str, str]) -> SlackSecrets | None:

@@ -98,3 +98,13 @@ class DaemonUnavailable(ProcbotError):
     """The CLI could not reach a running daemon."""
 
     code = "daemon_unavailable"
+
+
+class ConfigProblems(ConfigError):
+    """Every problem found in one config file, one ``file: key: problem`` line each (the first is ``key``)."""
+
+    def __init__(self, path: str, problems: list[tuple[str, str]]) -> None:
+        super().__init__(path, problems[0][0], problems[0][1])
+        self.problems = list(problems)
+        self.message = "\n".join(f"{path}: {k}: {p}" if k else f"{path}: {p}" for k, p in problems)
+        self.args = (self.message,)
