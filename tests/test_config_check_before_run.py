@@ -107,3 +107,22 @@ def test_the_reserved_target_words_are_the_ones_the_grammar_reads_as_targets():
 
     for word in RESERVED_NAMES:
         assert parse_target(word).kind != "program"
+
+
+def test_run_with_a_state_dir_it_cannot_write_says_so_without_a_traceback(tmp_path):
+    import shutil
+
+    if shutil.which("chattr") is None:
+        pytest.skip("chattr is not installed")
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    if subprocess.run(["chattr", "+i", str(state)], capture_output=True).returncode != 0:
+        pytest.skip("this file system does not support chattr +i")
+    try:
+        cfg = tmp_path / "procbot.toml"
+        cfg.write_text('[procbot]\nstate_dir = "state"\n')
+        run = _procbot("run", "-c", str(cfg))
+    finally:
+        subprocess.run(["chattr", "-i", str(state)], check=True)
+    assert "Traceback" not in run.stderr, run.stderr
+    assert run.returncode == 1 and str(state) in run.stderr, run.stderr
