@@ -195,7 +195,7 @@ class _GroupView:
         return self._m.group(f"r{self._i}_{name}") or ""
 
 
-def _replace(m: re.Match[str]) -> str:
+def _replace(m: re.Match[str], depth: int) -> str:
     name = m.lastgroup
     assert name is not None
     i = int(name[1:])
@@ -211,7 +211,11 @@ def _replace(m: re.Match[str]) -> str:
     if rule.check is not None and not rule.check(_GroupView(m, i), secret):  # type: ignore[arg-type]
         # not a secret after all; what follows its key (or its scheme word) may still hold one
         a = (m.end(f"r{i}_k") if "k" in names else m.start(secret_group)) - start
-        return text[:a] + mask_secrets(text[a:]) if a > 0 else text
+        if a <= 0:
+            return text
+        if depth >= MAX_DEPTH:  # keys nested in values without end (`tokens=tokens=...`): mask, never recurse on
+            return text[:a] + MASK
+        return text[:a] + _mask(text[a:], depth + 1)
     a, b = m.start(secret_group) - start, m.end(secret_group) - start
     if not secret:
         return text
@@ -221,8 +225,16 @@ def _replace(m: re.Match[str]) -> str:
 
 def mask_secrets(text: str) -> str:
     """``text`` with every secret-looking value replaced by ``****``; never changes the number of lines."""
+    return _mask(text, 0)
+
+
+#: how deep a rejected key's value is searched again for secrets before it is simply masked
+MAX_DEPTH = 8
+
+
+def _mask(text: str, depth: int) -> str:
     active = _active(text)
-    return _combined(active).sub(_replace, text) if active else text
+    return _combined(active).sub(lambda m: _replace(m, depth), text) if active else text
 
 
 def mask_lines(lines: list[str]) -> list[str]:

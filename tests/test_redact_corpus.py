@@ -110,3 +110,16 @@ def test_masking_speed_is_reported(capsys):
         print(f"\nmasking: {len(batch) / elapsed:,.0f} lines/s on the corpus mix, "
               f"{len(ordinary) / elapsed_ordinary:,.0f} lines/s on ordinary lines")
     assert len(out) == len(batch)
+
+
+def test_keys_nested_in_values_without_end_are_masked_not_a_recursion_error():
+    masked = mask_secrets("tokens=" * 5000 + "hunter22")
+    assert "hunter22" not in masked
+
+
+def test_a_64_kib_line_of_each_risky_shape_is_masked():
+    """Bounded work on hostile output: a program controls its log lines (no timing asserted)."""
+    n = 65536
+    for text in ("token " + "a://" + ":" * n, "mysql " + "x " * (n // 2), 'password: "' + '\\"' * (n // 2),
+                 "-----BEGIN PRIVATE KEY-----" + "A" * n, "--token " + "-" * n, "<token>" + "<" * n):
+        assert len(mask_secrets(text).splitlines()) == len(text.splitlines())
