@@ -106,6 +106,7 @@ _SCHEME = r"(?:(?:bearer|basic|token|bot|digest|negotiate)\s+)?"
 
 _KW_HINTS = ("pass", "pwd", "secret", "token", "key", "auth", "cred", "cookie", "session", "sig")
 _AWS = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA")
+_AWS_ID = r"(?:" + "|".join(_AWS) + r")[0-9A-Z]{16}"
 
 RULES: tuple[Rule, ...] = (
     # PEM private keys, across lines; cut by the tail window at either end
@@ -141,6 +142,11 @@ RULES: tuple[Rule, ...] = (
     Rule("gitlab-token", r"\bgl(?:pat|dt|rt|ptt|cbt|soat|ffct)-[\w-]{20,}",
          ("glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "glsoat-", "glffct-")),
     Rule("npm-token", r"\bnpm_[A-Za-z0-9]{30,}", ("npm_",)),
+    # the 40-character secret right after an access key id (CSV credential files, printed key pairs); a lookbehind,
+    # so it is found even when another rule already masked the id
+    Rule("aws-secret-after-key-id",
+         r"(?:(?<=" + _AWS_ID + r"[\s:,;|\"'=])|(?<=" + _AWS_ID + r"[\"',:;|=]\s))[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])",
+         tuple(a.lower() for a in _AWS)),
     Rule("aws-access-key-id", r"\b(?:" + "|".join(_AWS) + r")[0-9A-Z]{16}\b", tuple(a.lower() for a in _AWS)),
     Rule("openai-key", r"\bsk-[A-Za-z0-9_-]{16,}", ("sk-",)),
     Rule("stripe-key", r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}", ("k_live_", "k_test_")),
