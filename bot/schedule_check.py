@@ -1,9 +1,9 @@
 """Checks of ``[[digest]]`` entries that pydantic cannot make: cron syntax and time zones.
 
-Used by ``procbot check-config`` (through ``bot.config_check``) and by the
-daemon, which refuses to start on the first problem (see
-``bot.extensions.install_extensions``), so a typo in a schedule is an error
-naming its key, never a digest that silently never comes.
+Part of the problems ``load_config`` refuses (through ``bot.config_check``),
+so ``check-config``, ``run`` and reload all reject a typo in a schedule, or
+one that can never fire, as an error naming its key, never a digest that
+silently never comes (or a start-up that searches to year 9999 for it).
 """
 
 from __future__ import annotations
