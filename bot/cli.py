@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="print the raw reply as JSON")
         if verb == "logs":
             sp.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+            sp.add_argument("--raw", action="store_true", help="do not mask secret-looking values (local admin only)")
     return p
 
 
@@ -125,13 +126,14 @@ def _fast_client_args(argv: list[str]) -> dict[str, Any] | None:
         return None
     words = rest[1:]
     flags = {w for w in words if w.startswith("-")}
-    if flags - {"--json", "-f", "--follow"}:
+    if flags - {"--json", "-f", "--follow"} - ({"--raw"} if rest[0] == "logs" else set()):
         return None  # let argparse explain
     return {
         "cmd": ALIASES.get(rest[0], rest[0]),
         "args": [w for w in words if not w.startswith("-")],
         "json": "--json" in flags,
         "follow": bool(flags & {"-f", "--follow"}),
+        "raw": "--raw" in flags,
         "config": config,
     }
 
@@ -165,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "help":
         return _help(args.args)
     return _client({"cmd": args.cmd, "args": args.args, "json": args.json,
-                    "follow": getattr(args, "follow", False), "config": args.config})
+                    "follow": getattr(args, "follow", False), "raw": getattr(args, "raw", False),
+                    "config": args.config})
 
 
 def _help(words: list[str]) -> int:
@@ -194,7 +197,7 @@ def _client(args: dict[str, Any]) -> int:
             reconfigure(errors="replace")
     text = " ".join([str(args["cmd"]), *args["args"]])
     try:
-        raw = send(_socket_of(_config_path(args["config"])), text)
+        raw = send(_socket_of(_config_path(args["config"])), text, raw=bool(args.get("raw")))
     except DaemonBusy as e:
         return _fail(str(e), EXIT_BUSY)
     except DaemonUnreachable as e:
@@ -205,7 +208,7 @@ def _client(args: dict[str, Any]) -> int:
         print(render_dict(raw))
     ok = bool(raw.get("ok", True))
     if ok and args["cmd"] == "logs" and args["follow"]:
-        return _follow(Path(raw["data"]["path"]))
+        return _follow(Path(raw["data"]["path"]), masked=not args.get("raw"))
     return exit_status(str(args["cmd"]), bool(args["args"]), raw)
 
 
@@ -225,16 +228,23 @@ def exit_status(verb: str, targeted: bool, reply: dict[str, Any]) -> int:
     return EXIT_FAILED
 
 
-def _follow(path: Path) -> int:
+def _follow(path: Path, masked: bool = True) -> int:
     import time
 
+    from core.redact import mask_secrets  # masked by default, like every other way out of the log file
+
+    pending = b""
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
             while True:
                 chunk = f.read()
                 if chunk:
-                    sys.stdout.write(chunk.decode(errors="replace"))
+                    # whole lines only, so a secret split across two reads is still masked
+                    pending += chunk
+                    done, sep, pending = pending.rpartition(b"\n")
+                    text = (done + sep).decode(errors="replace")
+                    sys.stdout.write(mask_secrets(text) if masked else text)
                     sys.stdout.flush()
                 else:
                     if f.tell() > path.stat().st_size:  # rotated (copy-truncate): start from the top

@@ -1,4 +1,13 @@
-"""``procbot check-config``: everything that can be checked without starting anything."""
+"""``procbot check-config``: everything that can be checked without starting anything.
+
+Two kinds of problem, one home. :func:`run_problems` are those ``procbot run`` cannot
+live with (a state directory that is a file, a socket path too long, a token file it
+cannot read, a digest that never fires): ``load_config`` refuses them, so ``run``,
+reload and ``check-config`` agree and ``run`` fails before anything starts, never
+with a traceback. :func:`advisory_problems` (a missing executable or cwd) leave
+``run`` working (the program is marked spawn-error and alerted) but fail
+``check-config``, because the config is still wrong.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +15,26 @@ import os
 import shutil
 from pathlib import Path
 
-from bot.config_loader import load_config
-from bot.secrets import discord_token, slack_secrets
+from bot.config_loader import read_config_file, validate
+from bot.secrets import discord_token, slack_secrets, token_file_problems
 from bot.state_dir import KEY as STATE_DIR_KEY
 from bot.state_dir import state_dir_problem
-from core.errors import ConfigError
+from core.errors import ConfigError, ConfigProblems
 from core.spec import Config
+
+#: sun_path is 108 bytes on Linux, one of them the terminating NUL
+MAX_SOCKET_PATH = 107
 
 
 def check(path: Path) -> str:
-    config = load_config(path)
-    problems = semantic_problems(config)
+    """A summary of a good config; ConfigProblems listing every problem otherwise."""
+    source = str(path)
+    config, problems = validate(read_config_file(path), source)
+    if config is not None:
+        problems += run_problems(config) + advisory_problems(config)
     if problems:
-        key, msg = problems[0]
-        raise ConfigError(str(path), key, msg)
+        raise ConfigProblems(source, problems)
+    assert config is not None
     notes = [f"{path}: OK", f"  {len(config.program)} managed, {len(config.watch)} watched programs",
              f"  state directory {config.state_dir}"]
     for w in warnings(config):
@@ -27,12 +42,49 @@ def check(path: Path) -> str:
     return "\n".join(notes)
 
 
-def semantic_problems(config: Config) -> list[tuple[str, str]]:
-    """Problems pydantic cannot see: they depend on the machine or on other sections."""
+def run_problems(config: Config) -> list[tuple[str, str]]:
+    """(key, problem) for everything ``procbot run`` would trip over after start-up began."""
+    from bot.control_server import socket_path
+    from bot.schedule_check import digest_problems
+
     out: list[tuple[str, str]] = []
-    state_problem = state_dir_problem(config.state_dir)  # the rule `run` applies (bot/state_dir.py)
-    if state_problem:
+    state_problem = _directory_problem(config.state_dir) or state_dir_problem(config.state_dir)
+    if state_problem:  # the rule `run` applies lives in bot/state_dir.py
         out.append((STATE_DIR_KEY, state_problem))
+    sock = os.fsencode(socket_path(config.state_dir))
+    if len(sock) > MAX_SOCKET_PATH:
+        out.append(("procbot.state_dir", f"the control socket {socket_path(config.state_dir)} would be "
+                    f"{len(sock)} bytes long; a UNIX socket path is at most {MAX_SOCKET_PATH}: "
+                    "choose a shorter state_dir"))
+    if config.procbot.log_dir is not None:
+        log_problem = _directory_problem(config.log_dir)
+        if log_problem:
+            out.append(("procbot.log_dir", log_problem))
+    out += token_file_problems(config)
+    out += digest_problems(config)
+    return out
+
+
+def _directory_problem(path: Path) -> str | None:
+    """Why procbot could not use or create directory ``path``, or None."""
+    try:
+        if path.exists():
+            return None if path.is_dir() else f"{path} exists and is not a directory"
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    return f"{path} cannot be created: {parent} is not a directory"
+                if not os.access(parent, os.W_OK | os.X_OK):
+                    return f"{path} cannot be created: {parent} is not writable"
+                return None
+    except OSError as e:
+        return f"{path}: {e.strerror}"
+    return None
+
+
+def advisory_problems(config: Config) -> list[tuple[str, str]]:
+    """Problems ``run`` survives (the program fails to start and is alerted) but a config should not have."""
+    out: list[tuple[str, str]] = []
     for p in config.program:
         exe = p.command[0]
         if "/" in exe:
@@ -43,23 +95,24 @@ def semantic_problems(config: Config) -> list[tuple[str, str]]:
             out.append((f"program[{p.name}].command", f"executable {exe!r} not found on PATH"))
         if p.cwd and not config.resolve(p.cwd).is_dir():
             out.append((f"program[{p.name}].cwd", f"directory {config.resolve(p.cwd)} does not exist"))
-    try:
-        from bot.schedule_check import digest_problems
-    except ImportError:
-        return out
-    out += digest_problems(config)
     return out
+
+
+def semantic_problems(config: Config) -> list[tuple[str, str]]:
+    """Every problem pydantic cannot see: they depend on the machine or on other sections."""
+    return run_problems(config) + advisory_problems(config)
 
 
 def warnings(config: Config) -> list[str]:
     out = []
     dests = {d for r in config.alerts.route for d in r.to} | {d for dg in config.digest for d in dg.to}
-    if any(d.startswith("slack:") for d in dests) and (
-        config.slack is None or slack_secrets(config.slack, config, os.environ) is None
-    ):
+    try:
+        slack_missing = config.slack is None or slack_secrets(config.slack, config, os.environ) is None
+        discord_missing = config.discord is None or discord_token(config.discord, config, os.environ) is None
+    except ConfigError:  # already reported as a problem
+        return out
+    if any(d.startswith("slack:") for d in dests) and slack_missing:
         out.append("alerts or digests go to Slack but Slack credentials are not set")
-    if any(d.startswith("discord:") for d in dests) and (
-        config.discord is None or discord_token(config.discord, config, os.environ) is None
-    ):
+    if any(d.startswith("discord:") for d in dests) and discord_missing:
         out.append("alerts or digests go to Discord but the Discord token is not set")
     return out

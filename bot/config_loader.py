@@ -6,6 +6,7 @@ so an operator can fix it without reading a traceback.
 
 from __future__ import annotations
 
+import copy
 import os
 import tomllib
 from collections.abc import Mapping
@@ -14,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.errors import ConfigError
+from core.errors import ConfigError, ConfigProblems
 from core.spec import Config
 
 ENV_VAR = "PROCBOT_CONFIG"
@@ -33,30 +34,134 @@ def find_config(explicit: str | None, environ: Mapping[str, str] | None = None) 
     raise ConfigError("procbot.toml", "", f"no configuration file: pass -c FILE or set {ENV_VAR}")
 
 
-def load_config(path: Path) -> Config:
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The file's TOML as a dict; ConfigError when it cannot be read or parsed."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(str(path), "", "file does not exist") from None
     except OSError as e:
         raise ConfigError(str(path), "", f"cannot read: {e.strerror}") from None
+    except ValueError as e:  # a path holding NUL
+        raise ConfigError(str(path), "", f"cannot read: {e}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(str(path), "", "not UTF-8 text") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(str(path), "", f"not valid TOML: {e}") from None
-    return config_from_dict(data, str(path))
+
+
+def load_config(path: Path) -> Config:
+    """The validated config, refused (every problem listed) when ``run`` could not use it.
+
+    Used by ``run``, reload and ``check-config`` alike, so whatever the daemon would trip
+    over later (a state_dir that is a file, an unreadable token file, a cron that never
+    fires) is refused here first, before anything starts.
+    """
+    from bot.config_check import run_problems  # it needs a Config; this module builds one
+
+    source = str(path)
+    config, problems = validate(read_config_file(path), source)
+    if config is not None:
+        problems += run_problems(config)
+    if problems:
+        raise ConfigProblems(source, problems)
+    assert config is not None
+    return config
 
 
 def config_from_dict(data: dict[str, Any], source: str) -> Config:
+    config, problems = validate(data, source)
+    if problems:
+        raise ConfigProblems(source, problems)
+    assert config is not None
+    return config
+
+
+MAX_ROUNDS = 50
+
+
+def validate(data: dict[str, Any], source: str) -> tuple[Config | None, list[tuple[str, str]]]:
+    """(config, problems): every schema problem in the file, not only the first.
+
+    After each failed validation the offending keys (or list entries) are dropped and the
+    rest validated again, so later sections are still checked; the config returned, if any,
+    is the remainder and is only used to look for more problems.
+    """
     if "source" in data:
-        raise ConfigError(source, "source", "unknown key")
-    try:
-        return Config.model_validate({**data, "source": source})
-    except ValidationError as e:
-        first = e.errors()[0]
-        raise ConfigError(source, _key(first["loc"], data), _problem(first)) from None
+        return None, [("source", "unknown key")]
+    work = copy.deepcopy(data)
+    problems = _duplicate_names(work)
+    for _ in range(MAX_ROUNDS):
+        try:
+            config = Config.model_validate({**work, "source": source})
+        except ValidationError as e:
+            errors = e.errors()
+            for err in errors:
+                problem = (_key(err["loc"], work), _problem(err))
+                if problem not in problems and not _is_duplicate_error(problem, problems):
+                    problems.append(problem)
+            # one removal per round: a removed list entry would shift the indexes of the other errors
+            if not any(_drop(work, err["loc"]) for err in errors):
+                return None, problems
+            continue
+        return config, problems
+    return None, problems
+
+
+def _duplicate_names(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """A name used twice, reported (and dropped from ``data``) at its second use.
+
+    Program and watch names share one namespace: both are addressed as ``NAME``.
+    """
+    out: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
+    for section in ("program", "watch"):
+        entries = data.get(section)
+        if not isinstance(entries, list):
+            continue
+        keep = []
+        for entry in entries:
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if isinstance(name, str) and name in seen:
+                out.append((f"{section}[{name}].name", f"program name {name!r} is used twice "
+                                                       f"(first by {seen[name]}[{name}])"))
+                continue
+            if isinstance(name, str):
+                seen[name] = section
+            keep.append(entry)
+        data[section] = keep
+    return out
+
+
+def _is_duplicate_error(problem: tuple[str, str], found: list[tuple[str, str]]) -> bool:
+    """The model's own "used twice" error (no key) repeats what _duplicate_names said with a key."""
+    return problem[0] == "" and "used twice" in problem[1] and any("used twice" in p for _, p in found)
+
+
+def _drop(data: Any, loc: tuple[int | str, ...]) -> bool:
+    """Remove what ``loc`` points at; False when nothing could go.
+
+    Inside a list (``program[web].restart``) the whole entry goes, so a half-removed entry
+    cannot raise follow-up errors ("name is missing"); elsewhere (``procbot.scan_interval``)
+    only the key goes and its default stands in.
+    """
+    path = [p for p in loc if isinstance(p, int) or not str(p).startswith(("function-", "list[", "dict["))]
+    node = data
+    last: tuple[Any, int | str] | None = None
+    for p in path:
+        if isinstance(node, list) and isinstance(p, int) and p < len(node):
+            del node[p]
+            return True
+        if not (isinstance(node, dict) and isinstance(p, str) and p in node):
+            break
+        last = (node, p)
+        node = node[p]
+    if last is None:
+        return False
+    del last[0][last[1]]
+    return True
 
 
 def _key(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:

@@ -29,8 +29,8 @@ class DaemonBusy(DaemonUnreachable):
     """The daemon is there but did not take the request in time; trying again later may work."""
 
 
-def send(path: Path, command: str, timeout: float = TIMEOUT) -> dict[str, Any]:
-    request = json.dumps({"command": command}).encode() + b"\n"
+def send(path: Path, command: str, timeout: float = TIMEOUT, raw: bool = False) -> dict[str, Any]:
+    request = json.dumps({"command": command, **({"raw": True} if raw else {})}).encode() + b"\n"
     start = time.monotonic()
     pause = 0.02
     while True:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -138,7 +139,7 @@ class ControlServer:
         buf = bytearray()
         try:
             await asyncio.wait_for(self._read_line(reader, buf), self.limits.read_timeout)
-            text = _command_of(bytes(buf))
+            text, raw = _command_of(bytes(buf))
         except TimeoutError:
             err = RequestTimeout(f"Request timed out: no complete request line within "
                                  f"{self.limits.read_timeout:g}s.")
@@ -151,6 +152,8 @@ class ControlServer:
             err = Unauthorized("Only the user running procbot may use its control socket.")
             await self.handler.audit_refusal(ctx, text, "refused", str(err))
             return Reply.error(err)
+        if raw:  # unmasked log lines: only this owner-only socket can ask
+            ctx = dataclasses.replace(ctx, raw=True)
         return await self.handler.handle(text, ctx)
 
     async def _read_line(self, reader: asyncio.StreamReader, buf: bytearray) -> None:
@@ -166,8 +169,8 @@ class ControlServer:
         del buf[buf.find(b"\n") + 1 if b"\n" in buf else len(buf):]
 
 
-def _command_of(line: bytes) -> str:
-    """The command text of one request line, or a _BadRequest saying plainly what is wrong with it."""
+def _command_of(line: bytes) -> tuple[str, bool]:
+    """(command text, raw logs asked for) of one request line, or a _BadRequest saying plainly what is wrong."""
     try:
         raw = line.decode("utf-8")
     except UnicodeDecodeError:
@@ -181,7 +184,7 @@ def _command_of(line: bytes) -> str:
     if not isinstance(text, str):
         raise _BadRequest(InvalidInput('Malformed request: expected one JSON line like {"command": "status"}.'),
                           _shown(line))
-    return text
+    return text, req.get("raw") is True
 
 
 def _shown(data: bytes) -> str:

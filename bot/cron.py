@@ -81,8 +81,12 @@ def _dow_for_apscheduler(field: str) -> str:
     return ",".join(_DAY_NAMES[d] for d in sorted(days, key=lambda d: (d + 6) % 7))
 
 
-def trigger(expr: str, tz: str) -> CronTrigger:
-    """The APScheduler trigger for a five-field cron expression in time zone ``tz``."""
+def trigger(expr: str, tz: str, end_date: datetime | None = None) -> CronTrigger:
+    """The APScheduler trigger for a five-field cron expression in time zone ``tz``.
+
+    ``end_date`` bounds the trigger's search: without one, an expression that never
+    matches (``0 0 31 2 *``) makes ``get_next_fire_time`` walk to year 9999 (seconds).
+    """
     tzinfo = zone(tz)
     text = MACROS.get(expr.strip().lower(), expr.strip())
     fields = text.split()
@@ -91,9 +95,23 @@ def trigger(expr: str, tz: str) -> CronTrigger:
                                     "(minute hour day-of-month month day-of-week)")
     fields[4] = _dow_for_apscheduler(fields[4])
     try:
-        return CronTrigger.from_crontab(" ".join(fields), timezone=tzinfo)
+        return CronTrigger(minute=fields[0], hour=fields[1], day=fields[2], month=fields[3],
+                           day_of_week=fields[4], timezone=tzinfo, end_date=end_date)
     except ValueError as e:
         raise ScheduleError("cron", f"{expr!r} is not a valid cron expression: {e}") from None
+
+
+#: a schedule that matches no time in this many years never fires (Feb 29 on a Monday recurs within 40)
+NEVER_YEARS = 50
+
+
+def check_fires(expr: str, tz: str, after: float) -> None:
+    """ScheduleError if ``expr`` matches no time within :data:`NEVER_YEARS` after ``after``; bounded work."""
+    start = datetime.fromtimestamp(after, tz=UTC)
+    bounded = trigger(expr, tz, end_date=start.replace(year=start.year + NEVER_YEARS, day=1))
+    if next_fire(bounded, after) is None:
+        raise ScheduleError("cron", f"{expr!r} never fires (no such date in the next {NEVER_YEARS} years, "
+                                    "e.g. 31 February)")
 
 
 def next_fire(trig: CronTrigger, after: float) -> float | None:

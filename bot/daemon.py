@@ -111,3 +111,6 @@ def run(config_path: Path) -> int:
     except ProcbotError as e:
         print(f"procbot: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # the machine changed after the config check (a directory made read-only, ...)
+        print(f"procbot: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        return 1

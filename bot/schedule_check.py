@@ -1,18 +1,20 @@
 """Checks of ``[[digest]]`` entries that pydantic cannot make: cron syntax and time zones.
 
-Used by ``procbot check-config`` (through ``bot.config_check``) and by the
-daemon, which refuses to start on the first problem (see
-``bot.extensions.install_extensions``), so a typo in a schedule is an error
-naming its key, never a digest that silently never comes.
+Part of the problems ``load_config`` refuses (through ``bot.config_check``),
+so ``check-config``, ``run`` and reload all reject a typo in a schedule, or
+one that can never fire, as an error naming its key, never a digest that
+silently never comes (or a start-up that searches to year 9999 for it).
 """
 
 from __future__ import annotations
 
-from bot.cron import ScheduleError, trigger, zone
+import time
+
+from bot.cron import ScheduleError, check_fires, zone
 from core.spec import Config
 
 
-def digest_problems(config: Config) -> list[tuple[str, str]]:
+def digest_problems(config: Config, now: float | None = None) -> list[tuple[str, str]]:
     """(key, problem) pairs, e.g. ``("digest[daily].cron", "'0 25 * * *' is not a valid cron expression: ...")``."""
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
@@ -27,7 +29,7 @@ def digest_problems(config: Config) -> list[tuple[str, str]]:
             out.append((f"{key}.timezone", e.problem))
             continue
         try:
-            trigger(d.cron, d.timezone)
+            check_fires(d.cron, d.timezone, time.time() if now is None else now)
         except ScheduleError as e:
             out.append((f"{key}.{e.field}", e.problem))
     return out

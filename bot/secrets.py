@@ -8,22 +8,14 @@ never from the config itself. Every secret loaded is registered with the
 from __future__ import annotations
 
 import logging
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ConfigError
+from core.redact import mask_secrets
 from core.spec import Config, DiscordSettings, SlackSettings
-
-# Shapes of well-known tokens, masked even when procbot did not load them itself.
-TOKEN_PATTERNS = [
-    re.compile(r"xox[abposr]-[A-Za-z0-9-]{8,}"),
-    re.compile(r"xapp-[A-Za-z0-9-]{8,}"),
-    re.compile(r"[MN][A-Za-z\d]{23,27}\.[\w-]{6}\.[\w-]{27,40}"),  # Discord bot token
-    re.compile(r"(?<=/)(?:webhooks|interactions)/\d+/[\w.-]{20,}"),  # interaction tokens in URLs
-]
 
 
 @dataclass(frozen=True)
@@ -37,19 +29,47 @@ class SlackSecrets:
 
 
 def _token_file(config: Config, name: str | None, section: str) -> dict[str, str]:
+    """The token file's keys; ConfigError naming ``<section>.token_file`` for anything unusable."""
     if not name:
         return {}
     path = config.resolve(name)
+    key = f"{section}.token_file"
+
+    def bad(problem: str) -> ConfigError:
+        return ConfigError(config.source, key, f"{path}: {problem}")
+
     try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(config.source, f"{section}.token_file", f"file {path} does not exist") from None
+        if not path.is_file():
+            raise bad("does not exist" if not path.exists() else "not a file")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
+    except OSError as e:
+        raise bad(f"cannot read: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise bad("not UTF-8 text (a token file is TOML: token = \"...\")") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(str(path), "", f"not valid TOML: {e}") from None
-    mode = path.stat().st_mode & 0o077
-    if mode:
+        raise bad(f"not valid TOML: {e}") from None
+    for k, v in data.items():
+        if not isinstance(v, str):
+            raise bad(f"{k} must be a string")
+        if "\x00" in v or any(ord(c) < 32 for c in v.strip()):
+            raise bad(f"{k} holds a NUL or control character")
+    if path.stat().st_mode & 0o077:
         logging.getLogger(__name__).warning("token file %s is readable by others; chmod 600 it", path)
-    return {k: str(v) for k, v in data.items()}
+    return {k: v.strip() for k, v in data.items()}
+
+
+def token_file_problems(config: Config) -> list[tuple[str, str]]:
+    """(key, problem) for each token file ``run`` could not read: checked before anything starts."""
+    out = []
+    for section, settings in (("slack", config.slack), ("discord", config.discord)):
+        if settings is not None and settings.token_file:
+            try:
+                _token_file(config, settings.token_file, section)
+            except ConfigError as e:
+                out.append((e.key, e.problem))
+    return out
 
 
 def slack_secrets(settings: SlackSettings, config: Config, environ: Mapping[str, str]) -> SlackSecrets | None:
@@ -80,7 +100,7 @@ def child_environment(base: Mapping[str, str], secret_names: set[str], extra: Ma
 
 
 class SecretRedactor(logging.Filter):
-    """Masks known secrets and token-shaped strings in every log record."""
+    """Masks known secrets, then every secret-looking value (the one rule set in ``core.redact``), in every record."""
 
     def __init__(self, secrets: list[str] | None = None) -> None:
         super().__init__()
@@ -92,9 +112,7 @@ class SecretRedactor(logging.Filter):
     def redact(self, text: str) -> str:
         for s in self._secrets:
             text = text.replace(s, "[redacted]")
-        for pat in TOKEN_PATTERNS:
-            text = pat.sub("[redacted]", text)
-        return text
+        return mask_secrets(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.getMessage()

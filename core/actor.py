@@ -29,3 +29,5 @@ class Actor:
 class CommandContext:
     actor: Actor
     channel: str | None = None
+    #: unmasked log lines: honoured only for a local actor (the control socket sets it; chat never does)
+    raw: bool = False

@@ -40,7 +40,7 @@ from core.log_files import log_path, tail
 from core.oom import OomWatch
 from core.outbox import Outbox
 from core.program_state import State
-from core.redact import mask_secrets
+from core.redact import mask_lines
 from core.silences import Silences
 from core.spec import AlertSettings
 from core.storm import StormDetector, Verdict
@@ -274,7 +274,7 @@ class AlertPolicy:
             return lines, bool(check_oom and self.oom and self.oom.killed_since_last())
 
         lines, oom = await asyncio.to_thread(work)
-        return [mask_secrets(line[:MAX_LOG_LINE]) for line in lines], oom
+        return mask_lines([line[:MAX_LOG_LINE] for line in lines]), oom
 
     async def _open(self, inc: Incident) -> None:
         if self._silenced(inc):

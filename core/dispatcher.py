@@ -29,7 +29,7 @@ from core.grammar import HELP_NOTE, MAX_AUDIT_ROWS, READ_ONLY_VERBS, VERBS, Comm
 from core.log_files import log_path, tail
 from core.permissions import Permissions
 from core.program_state import ProgramState, State
-from core.redact import mask_secrets
+from core.redact import mask_lines
 from core.registry import Registry
 from core.reply import Button, Field, Reply, Table, Tone
 from core.scanner import Scanner
@@ -302,7 +302,9 @@ class Dispatcher:
             raise ProcbotError(f"`{name}` is watched, not managed: procbot has no log file for it.")
         path = log_path(self.sup.config.log_dir, name)
         lines = await asyncio.to_thread(tail, path, n)
-        body = mask_secrets("\n".join(lines)) if lines else "(no output yet)"
+        if not (ctx.raw and ctx.actor.local):
+            lines = mask_lines(lines)
+        body = "\n".join(lines) if lines else "(no output yet)"
         return Reply(title=f"Last {len(lines)} log lines of {name}", code=body,
                      data={"lines": lines, "path": str(path)})
 

@@ -110,3 +110,13 @@ class RequestTimeout(ProcbotError):
     """A control-socket client did not send a complete request in time."""
 
     code = "timeout"
+
+
+class ConfigProblems(ConfigError):
+    """Every problem found in one config file, one ``file: key: problem`` line each (the first is ``key``)."""
+
+    def __init__(self, path: str, problems: list[tuple[str, str]]) -> None:
+        super().__init__(path, problems[0][0], problems[0][1])
+        self.problems = list(problems)
+        self.message = "\n".join(f"{path}: {k}: {p}" if k else f"{path}: {p}" for k, p in problems)
+        self.args = (self.message,)

@@ -15,11 +15,52 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+#: words the command grammar reads as a target of their own: a program so named could never be addressed
+RESERVED_NAMES = frozenset({"all"})
 SIGNALS = {s.name for s in signal.Signals}
 
 
+def _holds_nul(v: object) -> bool:
+    if isinstance(v, str):
+        return "\x00" in v
+    if isinstance(v, list | tuple):
+        return any(_holds_nul(x) for x in v)
+    if isinstance(v, dict):
+        return any(_holds_nul(k) or _holds_nul(x) for k, x in v.items())
+    return False
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are refused everywhere: `grace = inf` or `scan_interval = nan` would break timers at run time
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, v: object) -> object:
+        """No text in the config may hold NUL: the OS refuses it in paths, argv and the environment."""
+        if _holds_nul(v):
+            raise ValueError("may not contain NUL bytes")
+        return v
+
+
+def _path(v: str | None) -> str | None:
+    """A path procbot can resolve: ``~user`` must name a user (Path.expanduser raises otherwise)."""
+    if v is None:
+        return v
+    if not v.strip():
+        raise ValueError("is empty")
+    try:
+        Path(v).expanduser()
+    except RuntimeError:
+        raise ValueError(f"{v!r}: no such user ({v.split('/', 1)[0]})") from None
+    return v
+
+
+def _program_name(v: str) -> str:
+    if v in RESERVED_NAMES:
+        raise ValueError(f"{v!r} is reserved: the command grammar reads it as a target "
+                         f"({', '.join(sorted(RESERVED_NAMES))}), so the program could not be addressed")
+    return v
 
 
 class Backoff(Strict):
@@ -86,6 +127,9 @@ class ProgramSpec(Strict):
     def _sig(cls, v: str) -> str:
         return _signal_name(v)
 
+    _name = field_validator("name")(_program_name)
+    _cwd = field_validator("cwd")(_path)
+
     @field_validator("env")
     @classmethod
     def _env(cls, v: dict[str, str]) -> dict[str, str]:
@@ -102,6 +146,9 @@ class WatchSpec(Strict):
     pidfile: str | None = None
     pattern: str | None = Field(None, description="regex matched against the full command line")
     group: str | None = Field(None, pattern=NAME_PATTERN)
+
+    _name = field_validator("name")(_program_name)
+    _pidfile = field_validator("pidfile")(_path)
 
     @model_validator(mode="after")
     def _one_source(self) -> WatchSpec:
@@ -124,6 +171,8 @@ class ProcbotSettings(Strict):
     host_name: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sample_retention_days: int = Field(30, ge=1)
+
+    _paths = field_validator("state_dir", "log_dir")(_path)
 
 
 class Grant(Strict):
@@ -162,6 +211,8 @@ class SlackSettings(Strict):
     public_replies: bool = False
     usergroup_cache_ttl: float = Field(300.0, ge=0)
 
+    _token_file = field_validator("token_file")(_path)
+
 
 class DiscordSettings(Strict):
     enabled: bool = True
@@ -172,6 +223,8 @@ class DiscordSettings(Strict):
     api_base: str | None = Field(None, description="REST base, e.g. https://discord.com/api/v10")
     gateway_url: str | None = None
     public_replies: bool = False
+
+    _token_file = field_validator("token_file")(_path)
 
 
 class Route(Strict):

@@ -38,9 +38,14 @@ class WatchedProgram:
             return None, f"pidfile {self.pidfile} does not exist"
         except OSError as e:
             return None, f"cannot read pidfile {self.pidfile}: {e.strerror}"
-        if not raw.isdigit() or not 0 < int(raw) < 2**22:
+        if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) < 2**22:
             return None, f"pidfile {self.pidfile} does not hold a pid"
-        return int(raw), ""
+        pid = int(raw)
+        stat = procfs.read_stat(pid)
+        if stat is not None and stat.state == "Z":
+            # it has exited; only its parent has not reaped it. Calling it found would flap at every scan
+            return None, f"pid {pid} from {self.pidfile} has exited (a zombie its parent has not reaped)"
+        return pid, ""
 
     def matches(self, argv: list[str]) -> bool:
         return bool(self.pattern and self.pattern.search(" ".join(argv)))

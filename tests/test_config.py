@@ -33,7 +33,8 @@ def write(tmp_path: Path, body: str) -> Path:
         ('[procbot]\nscan_interval = "fast"\n', "procbot.scan_interval", "number"),
         ('[[watch]]\nname = "w"\n', "watch[w]", "exactly one of pidfile or pattern"),
         ('[[watch]]\nname = "w"\npattern = "(unclosed"\n', "watch[w]", "regular expression"),
-        ('[[program]]\nname = "a"\ncommand = ["x"]\n[[program]]\nname = "a"\ncommand = ["y"]\n', "", "used twice"),
+        ('[[program]]\nname = "a"\ncommand = ["x"]\n[[program]]\nname = "a"\ncommand = ["y"]\n', "program[a].name",
+         "used twice"),
         ('[permissions]\ngrants = [{ role = "god", users = ["U1"] }]\n', "permissions.grants[0].role", "viewer"),
     ],
 )

@@ -65,3 +65,52 @@ async def test_watched_programs_cannot_be_started_or_stopped(make_app, tmp_path)
         assert not reply.ok, verb
         assert "watched" in reply.text, (verb, reply.text)
     assert app.supervisor.state("ext").state is State.MISSING
+
+
+# a parent that forks a child, writes the child's pid to the pidfile, lets the child exit and never reaps it
+_ZOMBIE_PARENT = """
+import os, signal, sys, time
+child = os.fork()
+if child == 0:
+    time.sleep(float(sys.argv[2]))
+    os._exit(0)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(f"{child}\\n")
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(3600)  # never calls wait(): the child stays a zombie (state Z)
+"""
+
+
+def _state_of(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+
+async def test_a_watched_process_that_becomes_a_zombie_is_lost_once_not_flapping(make_app, tmp_path):
+    import sys
+
+    pidfile = tmp_path / "zombie.pid"
+    parent = subprocess.Popen([sys.executable, "-c", _ZOMBIE_PARENT, str(pidfile), "1.0"])
+    try:
+        await wait_for(lambda: pidfile.exists(), timeout=10)
+        child = int(pidfile.read_text())
+        app = await make_app(watch=[{"name": "zsvc", "pidfile": str(pidfile)}], procbot={"scan_interval": 0.1})
+        q = app.bus.subscribe()
+        st = app.supervisor.state("zsvc")
+        await wait_for(lambda: _state_of(child) == "Z", timeout=10)
+        await wait_for(lambda: st.state is State.MISSING, timeout=10)
+        scans = app.scanner.scans
+        await wait_for(lambda: app.scanner.scans >= scans + 10, timeout=20)  # many scans see the zombie
+        kinds = []
+        while not q.empty():
+            kinds.append(q.get_nowait().kind)
+        watch_kinds = [k for k in kinds if k in (EventKind.WATCH_FOUND, EventKind.WATCH_LOST)]
+        assert watch_kinds == [EventKind.WATCH_LOST], watch_kinds
+        assert st.state is State.MISSING
+        assert "zombie" in st.message
+    finally:
+        parent.kill()
+        parent.wait()
