@@ -55,32 +55,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
-#: Slack API errors that will not go away by trying again
-PERMANENT_ERRORS = frozenset(
-    {
-        "not_in_channel",
-        "channel_not_found",
-        "is_archived",
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "token_expired",
-        "missing_scope",
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "msg_too_long",
-        "no_text",
-        "message_not_found",
-        "cant_update_message",
-        "edit_window_closed",
-        "restricted_action",
-        "user_not_in_channel",
-    }
-)
-#: API errors Slack documents as temporary
+#: API errors Slack documents as temporary: the only ``ok: false`` answers worth sending again
 TEMPORARY_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
-                              "request_timeout"})
+                              "request_timeout", "team_added_to_org"})
 
 
 def retry_handlers(rate_limit_retries: int = 2, server_error_retries: int = 2) -> list[AsyncRetryHandler]:
@@ -99,7 +76,15 @@ def parse_ref(ref: str) -> tuple[str | None, str]:
 
 
 def delivery_error(e: Exception, what: str) -> DeliveryError:
-    """Classify a failed Web API call for the outbox: retry later, or give up."""
+    """Classify a failed Web API call for the outbox: retry later, or give up.
+
+    The rule is whether sending the same request again can succeed: a 429 or
+    ``ratelimited`` can (after Retry-After); a 5xx, a network error or one of
+    the :data:`TEMPORARY_ERRORS` Slack documents as transient can. Anything
+    else, an ``ok: false`` answer to an HTTP 200 included, is Slack judging
+    *this request* and gets the same answer next time: an unknown error code
+    is permanent, so it fails once, visibly, instead of retrying for a day.
+    """
     if isinstance(e, SlackApiError):
         status = e.response.status_code
         data = e.response.data if isinstance(e.response.data, dict) else {}
@@ -112,7 +97,7 @@ def delivery_error(e: Exception, what: str) -> DeliveryError:
             return DeliveryError(f"Slack {what}: rate limited", retryable=True, retry_after=retry_after)
         if status >= 500 or code in TEMPORARY_ERRORS:
             return DeliveryError(f"Slack {what}: {code}", retryable=True)
-        return DeliveryError(f"Slack {what}: {code}", retryable=code not in PERMANENT_ERRORS and status < 400)
+        return DeliveryError(f"Slack {what}: {code}", retryable=False)
     return DeliveryError(f"Slack {what}: {type(e).__name__}: {e}", retryable=True)
 
 
