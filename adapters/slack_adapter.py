@@ -318,6 +318,7 @@ class SlackAdapter:
             reply = await self._handler.handle(text, ctx)
         except GroupLookupFailed as e:
             reply = _lookup_failed_reply(e)
+            await self._audit_refusal(user_id, str(body.get("user_name") or ""), channel, text, e)
         except Exception:  # boundary: the dispatcher must never take the adapter down
             log.exception("slack: command %r from %s failed", text[:100], user_id)
             reply = Reply.internal_error()
@@ -335,6 +336,8 @@ class SlackAdapter:
             reply = await self._handler.press(value, ctx)
         except GroupLookupFailed as e:
             reply = _lookup_failed_reply(e)
+            name = str(user.get("username") or user.get("name") or "")
+            await self._audit_refusal(user_id, name, channel, f"button {value}", e)
         except Exception:  # boundary, as in _run_command
             log.exception("slack: button %r pressed by %s failed", value[:100], user_id)
             reply = Reply.internal_error()
@@ -365,6 +368,15 @@ class SlackAdapter:
         groups = await self._groups.groups_of(user_id, wanted) if wanted else frozenset()
         actor = Actor(platform="slack", user_id=user_id, display_name=display_name, groups=groups)
         return CommandContext(actor=actor, channel=channel)
+
+    async def _audit_refusal(self, user_id: str, display_name: str, channel: str | None, command: str,
+                             e: GroupLookupFailed) -> None:
+        """Every command is audited, also one refused because Slack would not say who is in which group."""
+        ctx = CommandContext(Actor(platform="slack", user_id=user_id, display_name=display_name), channel=channel)
+        try:
+            await self._handler.refused(ctx, command, f"Slack is not answering: {e.reason}")
+        except Exception:  # boundary: the refusal was answered; a failed audit row is logged, not raised
+            log.exception("slack: could not audit a refused command from %s", user_id)
 
     async def _usergroup_members(self, group_id: str) -> list[str]:
         resp = await self.client.usergroups_users_list(usergroup=group_id)
