@@ -524,7 +524,7 @@ class DiscordAdapter:
             await interaction.delete_original_response()
             await interaction.followup.send(ephemeral=True, **rendered.send_kwargs())
         else:
-            await interaction.edit_original_response(**rendered.edit_kwargs())
+            await interaction.edit_original_response(**rendered.edit_kwargs(with_file=not edit_origin))
 
     # -- Messenger ---------------------------------------------------------
     def _rest_client(self) -> _Client:

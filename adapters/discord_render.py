@@ -18,6 +18,7 @@ returns. Two concerns shape the code:
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
+from adapters.text_render import Attachment, overflow_attachment
 from core.reply import Button, Reply, Tone
 
 # Discord limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
@@ -97,17 +99,38 @@ class Rendered:
     view: discord.ui.View | None
     #: True when something had to be cut to fit Discord's limits
     truncated: bool = False
+    #: the whole table/log as a file, when rows or lines had to be cut
+    attachment: Attachment | None = None
+
+    def file(self) -> discord.File | None:
+        """A fresh ``discord.File`` each call: discord.py reads (and closes) one per request."""
+        if self.attachment is None:
+            return None
+        return discord.File(io.BytesIO(self.attachment.content.encode()), filename=self.attachment.filename,
+                            description=self.attachment.title[:1024])
 
     def send_kwargs(self) -> dict[str, object]:
-        """Keyword arguments for ``send``/``send_message``/``followup.send``."""
+        """Keyword arguments for ``send``/``send_message``/``followup.send`` (with the file, if any)."""
         kw: dict[str, object] = {"embeds": self.embeds, "allowed_mentions": NO_MENTIONS}
         if self.view is not None:
             kw["view"] = self.view
+        file = self.file()
+        if file is not None:
+            kw["file"] = file
         return kw
 
-    def edit_kwargs(self) -> dict[str, object]:
-        """Keyword arguments for edits: ``view=None`` removes stale buttons."""
-        return {"embeds": self.embeds, "view": self.view, "allowed_mentions": NO_MENTIONS}
+    def edit_kwargs(self, *, with_file: bool = False) -> dict[str, object]:
+        """Keyword arguments for edits: ``view=None`` removes stale buttons.
+
+        Edits of alerts leave the file posted with them alone (a flapping alert must not
+        upload its log again on every edit); ``with_file`` sends it where an edit is the
+        first time the output is shown (a deferred command answer).
+        """
+        kw: dict[str, object] = {"embeds": self.embeds, "view": self.view, "allowed_mentions": NO_MENTIONS}
+        file = self.file() if with_file else None
+        if file is not None:
+            kw["attachments"] = [file]
+        return kw
 
 
 # --------------------------------------------------------------------------- text safety
@@ -363,14 +386,14 @@ def render(reply: Reply, ids: CustomIds | None = None) -> Rendered:
         budget -= sum(len(b) + 1 for b in blocks)
         if dropped:
             truncated = True
-            note = f"*… {dropped} more rows not shown; narrow the target (e.g. `status group:NAME`).*"
+            note = f"*… {dropped} more rows not shown here; the whole table is in the attached file.*"
             sections.append(note)
             budget -= len(note) + 1
     if c_lines:
         kept, dropped = fit_lines(c_lines, max(0, budget - note_reserve), keep="tail")
         if dropped:
             truncated = True
-            note = f"*… {dropped} earlier lines not shown.*"
+            note = f"*… {dropped} earlier lines not shown here; all of them are in the attached file.*"
             sections.append(note)
             budget -= len(note) + 1
         sections.extend(split_blocks(kept) if kept else [])
@@ -402,7 +425,8 @@ def render(reply: Reply, ids: CustomIds | None = None) -> Rendered:
         over = total_chars(embeds) - MAX_TOTAL
         head.description = _cut(head.description, max(1, len(head.description) - over))
         truncated = True
-    return Rendered(embeds=embeds, view=build_view(reply.buttons, ids), truncated=truncated)
+    attachment = overflow_attachment(reply) if truncated and (reply.table or reply.code) else None
+    return Rendered(embeds=embeds, view=build_view(reply.buttons, ids), truncated=truncated, attachment=attachment)
 
 
 def total_chars(embeds: list[discord.Embed]) -> int:

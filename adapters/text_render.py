@@ -6,6 +6,8 @@ standard library's basics, so the CLI client starts fast.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -50,3 +52,23 @@ def render_dict(reply: dict[str, Any]) -> str:
     if buttons:
         out.append("  [" + "] [".join(b["label"] for b in buttons) + "]")
     return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A reply's whole table or log as a text file, for when a chat message can show only part of it."""
+
+    filename: str
+    title: str
+    content: str
+
+
+def overflow_attachment(reply: Reply) -> Attachment:
+    """The reply's table and code in full, as plain text (already masked: it is the reply's own text)."""
+    parts = []
+    if reply.table is not None:
+        parts.append(table_text(reply.table.columns, reply.table.rows))
+    if reply.code:
+        parts.append(reply.code)
+    slug = re.sub(r"[^a-z0-9]+", "-", reply.title.lower()).strip("-")[:60] or "output"
+    return Attachment(filename=f"{slug}.txt", title=reply.title, content="\n\n".join(parts) + "\n")
