@@ -23,9 +23,17 @@ from core.errors import ConfigError
 from core.incidents import Incident
 from core.registry import SampleRow
 from core.sample_rollup import SampleRollup
-from tests.alert_fixtures import FakeClock, RecordingMessenger, discord_alert_rig, slack_alert_rig
+from tests.alert_fixtures import (
+    FakeClock,
+    RecordingMessenger,
+    alert_program,
+    alert_rig,
+    discord_alert_rig,
+    slack_alert_rig,
+)
 from tests.conftest import sleeper
 from tests.daemon_harness import cli, write_config
+from tests.helpers import wait_for
 
 NINE_PARIS = datetime(2024, 1, 15, 8, 0, tzinfo=UTC).timestamp()  # 09:00 in Paris (UTC+1 in winter)
 DAY = 86400.0
@@ -280,3 +288,17 @@ async def test_a_digest_counts_programs_stopped_on_purpose_as_stopped_not_as_up(
 
         [digest] = rec.messages
         assert "3 programs: 1 up or starting, 2 stopped, 0 down;" in digest.reply.text
+
+
+async def test_a_digest_built_right_after_a_crash_counts_the_failure_its_open_incident_shows(make_app):
+    async with alert_rig(make_app, [alert_program("web", min_uptime=30)]) as rig:
+        await wait_for(lambda: rig.app.supervisor.state("web").pid is not None)
+        rig.app.recorder.batch_delay = 5.0  # widen the recorder's 50 ms batching window so the race is certain
+        await rig.kill("web")
+        await wait_for(lambda: any(i.program == "web" for i in rig.alerting.policy.open_incidents()))
+
+        now = rig.app.clock.time()
+        digest = await rig.alerting.builder.build("now", now - 3600, now + 1)
+
+        assert [i.program for i in digest.open_incidents] == ["web"]
+        assert digest.line("web").crashes == 1 and digest.crashes == 1
