@@ -27,6 +27,7 @@ import discord
 from discord.utils import escape_markdown, escape_mentions
 
 from adapters.text_render import Attachment, overflow_attachment
+from core.formatting import STAMP, STAMP_OPEN, plain_stamps
 from core.reply import Button, Reply, Tone
 
 # Discord limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
@@ -141,8 +142,23 @@ def inert(text: str) -> str:
 
     Core messages quote arguments in inline code (`like this`); a code span
     renders literally (no markup, no mentions), so it is safe to keep, and
-    everything between spans is escaped.
+    everything between spans is escaped. Times marked with
+    :func:`core.formatting.stamp` become ``<t:epoch:f>``, which Discord shows
+    in each reader's own time zone.
     """
+    if STAMP_OPEN not in text:
+        return _inert_text(text)
+    out: list[str] = []
+    pos = 0
+    for m in STAMP.finditer(text):
+        out.append(_inert_text(text[pos : m.start()]))
+        out.append(f"<t:{m.group(1)}:f>")
+        pos = m.end()
+    out.append(_inert_text(text[pos:]))
+    return "".join(out)
+
+
+def _inert_text(text: str) -> str:
     out: list[str] = []
     pos = 0
     for m in _CODE_SPAN.finditer(text):
@@ -338,7 +354,7 @@ def _add_fields(embed: discord.Embed, reply: Reply, budget: int) -> bool:
     for i, f in enumerate(fields):
         left = len(fields) - i
         note_room = len(f"{left} more not shown") + 1 if left > 1 else 0
-        name = _cut(inert(f.name), MAX_FIELD_NAME) or ZWSP
+        name = _cut(inert(plain_stamps(f.name)), MAX_FIELD_NAME) or ZWSP
         value = inert(f.value) or ZWSP
         room = min(MAX_FIELD_VALUE, budget - len(name) - note_room)
         last_slot = len(embed.fields) == MAX_FIELDS - 1 and left > 1
@@ -357,7 +373,7 @@ def render(reply: Reply, ids: CustomIds | None = None) -> Rendered:
     """Reply -> embeds (one message, within every Discord limit) + buttons."""
     ids = ids or CustomIds()
     colour = colour_for(reply)
-    title = _cut(inert(reply.title or "procbot"), MAX_TITLE)
+    title = _cut(inert(plain_stamps(reply.title or "procbot")), MAX_TITLE)  # titles show no <t:...>
     head = discord.Embed(title=title, colour=colour)
 
     has_body = bool(reply.text or reply.table or reply.code)

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.text_render import Attachment, overflow_attachment
+from core.formatting import STAMP, STAMP_OPEN, plain_stamps
 from core.reply import Button, Field, Reply, Table, Tone
 
 MAX_TEXT = 3000
@@ -113,8 +114,23 @@ def inert(text: str) -> str:
     """Escape text for a mrkdwn object so it renders literally.
 
     Inline code spans (```x```) are kept as code: the dispatcher uses them
-    for names and usage, and nothing inside a code span is formatted.
+    for names and usage, and nothing inside a code span is formatted. Times
+    marked with :func:`core.formatting.stamp` become Slack date tokens, which
+    every reader sees in their own time zone (the fallback where Slack cannot).
     """
+    if STAMP_OPEN not in text:
+        return _inert_text(text)
+    out: list[str] = []
+    pos = 0
+    for m in STAMP.finditer(text):
+        out.append(_inert_text(text[pos : m.start()]))
+        out.append(f"<!date^{m.group(1)}^{{date_short_pretty}} {{time}}|{escape(m.group(2))}>")
+        pos = m.end()
+    out.append(_inert_text(text[pos:]))
+    return "".join(out)
+
+
+def _inert_text(text: str) -> str:
     out: list[str] = []
     pos = 0
     for m in _CODE_SPAN.finditer(text):
@@ -287,7 +303,7 @@ def _note(text: str) -> dict[str, Any]:
 def fallback_text(reply: Reply) -> str:
     """Plain notification text (push notifications, screen readers): title and the start of the text."""
     text = reply.title if not reply.text else f"{reply.title}: {reply.text.splitlines()[0]}"
-    return inert(_clip(text, MAX_FALLBACK))
+    return inert(_clip(plain_stamps(text), MAX_FALLBACK))
 
 
 def text_size(blocks: list[dict[str, Any]]) -> int:

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from core.formatting import plain_stamps
+
 if TYPE_CHECKING:
     from core.reply import Reply
 
@@ -33,7 +35,7 @@ def render(reply: Reply) -> str:
 
 def render_dict(reply: dict[str, Any]) -> str:
     tone = reply.get("tone", "info")
-    title, text = reply.get("title", ""), reply.get("text", "")
+    title, text = plain_stamps(reply.get("title", "")), plain_stamps(reply.get("text", ""))
     if tone == "error" and title == "Error":
         return f"error: {text}"
     out: list[str] = [_MARK.get(tone, "") + title]
@@ -42,7 +44,7 @@ def render_dict(reply: dict[str, Any]) -> str:
     fields = reply.get("fields") or []
     if fields:
         width = max(len(f["name"]) for f in fields)
-        out.extend(f"  {f['name'].ljust(width)}  {f['value']}" for f in fields)
+        out.extend(f"  {f['name'].ljust(width)}  {plain_stamps(f['value'])}" for f in fields)
     table = reply.get("table")
     if table is not None:
         out.append(table_text(table["columns"], table["rows"]) if table["rows"] else "  (none)")

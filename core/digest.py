@@ -48,6 +48,8 @@ class Digest:
     programs: list[ProgramLine] = field(default_factory=list)
     open_incidents: list[Incident] = field(default_factory=list)
     silences: list[Silence] = field(default_factory=list)
+    #: IANA zone the digest's times are written in (its ``[[digest]]`` timezone); None: the host's
+    timezone: str | None = None
 
     @property
     def top_crashers(self) -> list[ProgramLine]:
@@ -94,7 +96,8 @@ class DigestBuilder:
         return {st.name: st.group for st in self.sup.states()
                 if any(matches(p, st.name, st.group) for p in patterns)}
 
-    async def build(self, name: str, since: float, until: float, patterns: Sequence[str] = ("*",)) -> Digest:
+    async def build(self, name: str, since: float, until: float, patterns: Sequence[str] = ("*",),
+                    timezone: str | None = None) -> Digest:
         if self.flush_events is not None:
             # events reach SQLite in 50 ms batches while incidents are written at once: without this a
             # digest built just after a crash said "0 failures" beside its own open incident
@@ -120,7 +123,7 @@ class DigestBuilder:
                 line.uptime, line.uptime_from = min(1.0, run_up[prog] / period), "runs"
             lines.append(line)
         open_incidents = [i for i in await self.incidents.open_incidents() if i.program in covered]
-        return Digest(name, self.host, since, until, lines, open_incidents, self.silences.active())
+        return Digest(name, self.host, since, until, lines, open_incidents, self.silences.active(), timezone)
 
     async def _counts(self, since: float, until: float) -> dict[str, tuple[int, int]]:
         """(failures, automatic restarts) per program from the event log."""

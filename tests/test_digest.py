@@ -302,3 +302,25 @@ async def test_a_digest_built_right_after_a_crash_counts_the_failure_its_open_in
 
         assert [i.program for i in digest.open_incidents] == ["web"]
         assert digest.line("web").crashes == 1 and digest.crashes == 1
+
+
+async def test_a_digest_is_written_in_its_own_time_zone_not_the_hosts(make_app):
+    from adapters.text_render import render as plain
+
+    tokyo = {**DAILY, "timezone": "Asia/Tokyo", "cron": "0 17 * * *"}  # 17:00 in Tokyo is 08:00 UTC
+    async with digest_app(make_app, FakeClock(NINE_PARIS + 1), digests=[tokyo]) as (_, alerting, rec):
+        assert await alerting.digests.fire("daily")
+        await alerting.outbox.drain()
+        [sent] = rec.messages
+        assert "to 2024-01-15 17:00:00 JST" in plain(sent.reply)
+
+
+async def test_digest_times_on_slack_are_date_tokens_each_reader_sees_in_their_own_zone(make_app):
+    async with slack_alert_rig(make_app, programs("web"), digest=digest_to("slack:CDIGEST"),
+                               clock=FakeClock(NINE_PARIS + 1)) as rig:
+        assert await rig.alerting.digests.fire("daily")
+        await rig.settle()
+        [msg] = [m for m in rig.fake.messages.values() if m.channel == "CDIGEST"]
+        token = f"<!date^{int(NINE_PARIS)}^{{date_short_pretty}} {{time}}|2024-01-15 09:00:00 CET>"
+        assert token in str(msg.blocks)
+        assert "\ue000" not in msg.text and "\ue000" not in str(msg.blocks)
