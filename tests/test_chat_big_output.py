@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from adapters.slack_render import MAX_TOTAL_TEXT
 from core.log_files import log_path
 from tests.alert_fixtures import slack_alert_rig
 from tests.conftest import sleeper
@@ -78,7 +77,7 @@ async def test_proc_logs_web_500_on_slack_shows_the_newest_lines_and_uploads_all
         await wait_logged(h.app, "web", "line 0499")
         body = await h.command("logs web 500", user="U0VIEW")
 
-        assert blocks_text_size(body["blocks"]) <= MAX_TOTAL_TEXT + 500
+        assert blocks_text_size(body["blocks"]) <= SLACK_TOTAL
         assert "line 0499" in str(body["blocks"])
         [upload] = h.fake.files
         lines = [ln for ln in upload.content.decode().splitlines() if ln.startswith("line ")]
