@@ -59,6 +59,7 @@ EDITING_PRESSES = ("confirm:", "cancel:")
 MAX_RATELIMIT_SLEEP = 30.0
 #: how long stop() lets in-flight commands finish before cancelling them
 STOP_GRACE = 5.0
+SHUTTING_DOWN = "procbot is shutting down; try again in a moment."
 
 _WS = re.compile(r"\s+")
 
@@ -128,6 +129,17 @@ def command_text(verb: str, args: list[str | int | None], *, public: bool = Fals
     if public:
         words.append("--public")
     return " ".join(w for w in words if w)
+
+
+def _invoked(interaction: discord.Interaction) -> str:
+    """``/proc frobnicate`` as the user typed it (subcommand names only), for the audit trail."""
+    data = interaction.data or {}
+    words = [str(data.get("name") or "?")]
+    options = data.get("options") or []
+    while options and isinstance(options[0], dict) and options[0].get("type") in (1, 2):  # subcommand (group)
+        words.append(str(options[0].get("name") or "?"))
+        options = options[0].get("options") or []
+    return "/" + " ".join(words)
 
 
 def is_private(reply: Reply) -> bool:
@@ -203,15 +215,13 @@ class _Client(discord.Client):
     async def _on_tree_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         # CommandNotFound etc.: Discord has commands this build does not know (stale sync)
         log.warning("Discord app command %r failed: %s", getattr(interaction.command, "name", "?"), error)
+        reason = "This command is not available; procbot may be updating its commands."
         if not interaction.response.is_done():
             try:
-                await interaction.response.send_message(
-                    "This command is not available; procbot may be updating its commands.",
-                    ephemeral=True,
-                    allowed_mentions=NO_MENTIONS,
-                )
+                await interaction.response.send_message(reason, ephemeral=True, allowed_mentions=NO_MENTIONS)
             except discord.HTTPException as e:
                 log.warning("could not answer interaction %s: %s", interaction.id, e)
+        await self.adapter._audit_refusal(interaction, _invoked(interaction), f"{reason} ({type(error).__name__})")
 
 
 # --------------------------------------------------------------------------- adapter
@@ -384,10 +394,10 @@ class DiscordAdapter:
         self, interaction: discord.Interaction, verb: str, args: list[str | int | None], *, public: bool = False
     ) -> None:
         """Called by the /proc subcommands: answer in an owned task and return."""
-        if self._stopping:
-            await self._refuse(interaction, "procbot is shutting down; try again in a moment.")
-            return
         text = command_text(verb, args, public=public or self.settings.public_replies)
+        if self._stopping:
+            await self._refuse(interaction, SHUTTING_DOWN, audit=text)
+            return
         ctx = actor_of(interaction)
         work = self._spawn(self.handler.handle(text, ctx), name=f"discord-cmd-{interaction.id}")
         self._spawn(
@@ -414,12 +424,16 @@ class DiscordAdapter:
 
     # -- buttons -----------------------------------------------------------
     def _on_interaction(self, interaction: discord.Interaction) -> None:
-        if interaction.type is not discord.InteractionType.component or self._stopping:
+        if interaction.type is not discord.InteractionType.component:
             return
         custom_id = str((interaction.data or {}).get("custom_id", ""))
         if not custom_id.startswith(self.ids.prefix):
             return
         value = self.ids.decode(custom_id)
+        if self._stopping:
+            what = f"button {value}" if value is not None else "button (expired)"
+            self._spawn(self._refuse(interaction, SHUTTING_DOWN, audit=what), name=f"discord-stop-{interaction.id}")
+            return
         ctx = actor_of(interaction)
         if value is None:
             self._spawn(self._stale_button(interaction), name=f"discord-stale-{interaction.id}")
@@ -438,13 +452,21 @@ class DiscordAdapter:
         )
 
     async def _stale_button(self, interaction: discord.Interaction) -> None:
-        await self._refuse(interaction, "This button has expired; run the command again.")
+        await self._refuse(interaction, "This button has expired; run the command again.", audit="button (expired)")
 
-    async def _refuse(self, interaction: discord.Interaction, text: str) -> None:
+    async def _refuse(self, interaction: discord.Interaction, text: str, *, audit: str) -> None:
+        """Answer a request procbot will not run, and audit it like every other command."""
         try:
             await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as e:
             log.warning("could not answer Discord interaction %s: %s", interaction.id, e)
+        await self._audit_refusal(interaction, audit, text)
+
+    async def _audit_refusal(self, interaction: discord.Interaction, command: str, reason: str) -> None:
+        try:
+            await self.handler.refused(actor_of(interaction), command, reason)
+        except Exception:  # boundary: the user has their answer; a failed audit row is logged, not raised
+            log.exception("could not audit refused Discord interaction %s", interaction.id)
 
     # -- answering ---------------------------------------------------------
     def _reply_of(self, task: asyncio.Task[Reply], what: str) -> Reply:
@@ -502,7 +524,7 @@ class DiscordAdapter:
             await interaction.delete_original_response()
             await interaction.followup.send(ephemeral=True, **rendered.send_kwargs())
         else:
-            await interaction.edit_original_response(**rendered.edit_kwargs())
+            await interaction.edit_original_response(**rendered.edit_kwargs(with_file=not edit_origin))
 
     # -- Messenger ---------------------------------------------------------
     def _rest_client(self) -> _Client:

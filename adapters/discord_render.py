@@ -18,6 +18,7 @@ returns. Two concerns shape the code:
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
+from adapters.text_render import Attachment, overflow_attachment
+from core.formatting import STAMP, STAMP_OPEN, plain_stamps
 from core.reply import Button, Reply, Tone
 
 # Discord limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
@@ -97,17 +100,38 @@ class Rendered:
     view: discord.ui.View | None
     #: True when something had to be cut to fit Discord's limits
     truncated: bool = False
+    #: the whole table/log as a file, when rows or lines had to be cut
+    attachment: Attachment | None = None
+
+    def file(self) -> discord.File | None:
+        """A fresh ``discord.File`` each call: discord.py reads (and closes) one per request."""
+        if self.attachment is None:
+            return None
+        return discord.File(io.BytesIO(self.attachment.content.encode()), filename=self.attachment.filename,
+                            description=self.attachment.title[:1024])
 
     def send_kwargs(self) -> dict[str, object]:
-        """Keyword arguments for ``send``/``send_message``/``followup.send``."""
+        """Keyword arguments for ``send``/``send_message``/``followup.send`` (with the file, if any)."""
         kw: dict[str, object] = {"embeds": self.embeds, "allowed_mentions": NO_MENTIONS}
         if self.view is not None:
             kw["view"] = self.view
+        file = self.file()
+        if file is not None:
+            kw["file"] = file
         return kw
 
-    def edit_kwargs(self) -> dict[str, object]:
-        """Keyword arguments for edits: ``view=None`` removes stale buttons."""
-        return {"embeds": self.embeds, "view": self.view, "allowed_mentions": NO_MENTIONS}
+    def edit_kwargs(self, *, with_file: bool = False) -> dict[str, object]:
+        """Keyword arguments for edits: ``view=None`` removes stale buttons.
+
+        Edits of alerts leave the file posted with them alone (a flapping alert must not
+        upload its log again on every edit); ``with_file`` sends it where an edit is the
+        first time the output is shown (a deferred command answer).
+        """
+        kw: dict[str, object] = {"embeds": self.embeds, "view": self.view, "allowed_mentions": NO_MENTIONS}
+        file = self.file() if with_file else None
+        if file is not None:
+            kw["attachments"] = [file]
+        return kw
 
 
 # --------------------------------------------------------------------------- text safety
@@ -118,8 +142,23 @@ def inert(text: str) -> str:
 
     Core messages quote arguments in inline code (`like this`); a code span
     renders literally (no markup, no mentions), so it is safe to keep, and
-    everything between spans is escaped.
+    everything between spans is escaped. Times marked with
+    :func:`core.formatting.stamp` become ``<t:epoch:f>``, which Discord shows
+    in each reader's own time zone.
     """
+    if STAMP_OPEN not in text:
+        return _inert_text(text)
+    out: list[str] = []
+    pos = 0
+    for m in STAMP.finditer(text):
+        out.append(_inert_text(text[pos : m.start()]))
+        out.append(f"<t:{m.group(1)}:f>")
+        pos = m.end()
+    out.append(_inert_text(text[pos:]))
+    return "".join(out)
+
+
+def _inert_text(text: str) -> str:
     out: list[str] = []
     pos = 0
     for m in _CODE_SPAN.finditer(text):
@@ -315,7 +354,7 @@ def _add_fields(embed: discord.Embed, reply: Reply, budget: int) -> bool:
     for i, f in enumerate(fields):
         left = len(fields) - i
         note_room = len(f"{left} more not shown") + 1 if left > 1 else 0
-        name = _cut(inert(f.name), MAX_FIELD_NAME) or ZWSP
+        name = _cut(inert(plain_stamps(f.name)), MAX_FIELD_NAME) or ZWSP
         value = inert(f.value) or ZWSP
         room = min(MAX_FIELD_VALUE, budget - len(name) - note_room)
         last_slot = len(embed.fields) == MAX_FIELDS - 1 and left > 1
@@ -334,7 +373,7 @@ def render(reply: Reply, ids: CustomIds | None = None) -> Rendered:
     """Reply -> embeds (one message, within every Discord limit) + buttons."""
     ids = ids or CustomIds()
     colour = colour_for(reply)
-    title = _cut(inert(reply.title or "procbot"), MAX_TITLE)
+    title = _cut(inert(plain_stamps(reply.title or "procbot")), MAX_TITLE)  # titles show no <t:...>
     head = discord.Embed(title=title, colour=colour)
 
     has_body = bool(reply.text or reply.table or reply.code)
@@ -363,14 +402,14 @@ def render(reply: Reply, ids: CustomIds | None = None) -> Rendered:
         budget -= sum(len(b) + 1 for b in blocks)
         if dropped:
             truncated = True
-            note = f"*… {dropped} more rows not shown; narrow the target (e.g. `status group:NAME`).*"
+            note = f"*… {dropped} more rows not shown here; the whole table is in the attached file.*"
             sections.append(note)
             budget -= len(note) + 1
     if c_lines:
         kept, dropped = fit_lines(c_lines, max(0, budget - note_reserve), keep="tail")
         if dropped:
             truncated = True
-            note = f"*… {dropped} earlier lines not shown.*"
+            note = f"*… {dropped} earlier lines not shown here; all of them are in the attached file.*"
             sections.append(note)
             budget -= len(note) + 1
         sections.extend(split_blocks(kept) if kept else [])
@@ -402,7 +441,8 @@ def render(reply: Reply, ids: CustomIds | None = None) -> Rendered:
         over = total_chars(embeds) - MAX_TOTAL
         head.description = _cut(head.description, max(1, len(head.description) - over))
         truncated = True
-    return Rendered(embeds=embeds, view=build_view(reply.buttons, ids), truncated=truncated)
+    attachment = overflow_attachment(reply) if truncated and (reply.table or reply.code) else None
+    return Rendered(embeds=embeds, view=build_view(reply.buttons, ids), truncated=truncated, attachment=attachment)
 
 
 def total_chars(embeds: list[discord.Embed]) -> int:

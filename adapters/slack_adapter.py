@@ -31,7 +31,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -41,8 +41,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from adapters.slack_render import ACTION_PREFIX, render
+from adapters.slack_render import ACTION_PREFIX, MAX_BLOCKS, MAX_TOTAL_TEXT, SlackMessage, render
 from adapters.slack_usergroups import GroupLookupFailed, UsergroupCache
+from adapters.text_render import Attachment
 from bot.secrets import SlackSecrets
 from core.actor import Actor, CommandContext
 from core.clock import Clock, SystemClock
@@ -55,32 +56,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
-#: Slack API errors that will not go away by trying again
-PERMANENT_ERRORS = frozenset(
-    {
-        "not_in_channel",
-        "channel_not_found",
-        "is_archived",
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "token_expired",
-        "missing_scope",
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "msg_too_long",
-        "no_text",
-        "message_not_found",
-        "cant_update_message",
-        "edit_window_closed",
-        "restricted_action",
-        "user_not_in_channel",
-    }
-)
-#: API errors Slack documents as temporary
+#: API errors Slack documents as temporary: the only ``ok: false`` answers worth sending again
 TEMPORARY_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
-                              "request_timeout"})
+                              "request_timeout", "team_added_to_org"})
 
 
 def retry_handlers(rate_limit_retries: int = 2, server_error_retries: int = 2) -> list[AsyncRetryHandler]:
@@ -99,7 +77,15 @@ def parse_ref(ref: str) -> tuple[str | None, str]:
 
 
 def delivery_error(e: Exception, what: str) -> DeliveryError:
-    """Classify a failed Web API call for the outbox: retry later, or give up."""
+    """Classify a failed Web API call for the outbox: retry later, or give up.
+
+    The rule is whether sending the same request again can succeed: a 429 or
+    ``ratelimited`` can (after Retry-After); a 5xx, a network error or one of
+    the :data:`TEMPORARY_ERRORS` Slack documents as transient can. Anything
+    else, an ``ok: false`` answer to an HTTP 200 included, is Slack judging
+    *this request* and gets the same answer next time: an unknown error code
+    is permanent, so it fails once, visibly, instead of retrying for a day.
+    """
     if isinstance(e, SlackApiError):
         status = e.response.status_code
         data = e.response.data if isinstance(e.response.data, dict) else {}
@@ -112,7 +98,7 @@ def delivery_error(e: Exception, what: str) -> DeliveryError:
             return DeliveryError(f"Slack {what}: rate limited", retryable=True, retry_after=retry_after)
         if status >= 500 or code in TEMPORARY_ERRORS:
             return DeliveryError(f"Slack {what}: {code}", retryable=True)
-        return DeliveryError(f"Slack {what}: {code}", retryable=code not in PERMANENT_ERRORS and status < 400)
+        return DeliveryError(f"Slack {what}: {code}", retryable=False)
     return DeliveryError(f"Slack {what}: {type(e).__name__}: {e}", retryable=True)
 
 
@@ -333,6 +319,7 @@ class SlackAdapter:
             reply = await self._handler.handle(text, ctx)
         except GroupLookupFailed as e:
             reply = _lookup_failed_reply(e)
+            await self._audit_refusal(user_id, str(body.get("user_name") or ""), channel, text, e)
         except Exception:  # boundary: the dispatcher must never take the adapter down
             log.exception("slack: command %r from %s failed", text[:100], user_id)
             reply = Reply.internal_error()
@@ -350,6 +337,8 @@ class SlackAdapter:
             reply = await self._handler.press(value, ctx)
         except GroupLookupFailed as e:
             reply = _lookup_failed_reply(e)
+            name = str(user.get("username") or user.get("name") or "")
+            await self._audit_refusal(user_id, name, channel, f"button {value}", e)
         except Exception:  # boundary, as in _run_command
             log.exception("slack: button %r pressed by %s failed", value[:100], user_id)
             reply = Reply.internal_error()
@@ -381,6 +370,15 @@ class SlackAdapter:
         actor = Actor(platform="slack", user_id=user_id, display_name=display_name, groups=groups)
         return CommandContext(actor=actor, channel=channel)
 
+    async def _audit_refusal(self, user_id: str, display_name: str, channel: str | None, command: str,
+                             e: GroupLookupFailed) -> None:
+        """Every command is audited, also one refused because Slack would not say who is in which group."""
+        ctx = CommandContext(Actor(platform="slack", user_id=user_id, display_name=display_name), channel=channel)
+        try:
+            await self._handler.refused(ctx, command, f"Slack is not answering: {e.reason}")
+        except Exception:  # boundary: the refusal was answered; a failed audit row is logged, not raised
+            log.exception("slack: could not audit a refused command from %s", user_id)
+
     async def _usergroup_members(self, group_id: str) -> list[str]:
         resp = await self.client.usergroups_users_list(usergroup=group_id)
         return [str(u) for u in resp.get("users") or []]
@@ -396,12 +394,20 @@ class SlackAdapter:
         user_id: str,
         replace_original: bool = False,
     ) -> None:
-        """Send ``reply`` to the response URL; if that finally fails, tell the user another way."""
+        """Send ``reply`` to the response URL; if that finally fails, tell the user another way.
+
+        A reply too big for one message (``/proc logs web 500``) is shown cut, and the whole
+        output is uploaded as a file: to the channel when the reply is public, else to the
+        asker's direct messages with procbot (a response URL cannot carry a file).
+        """
         msg = render(reply)
+        public = self.visible_to_channel(reply)
+        if msg.attachment is not None:
+            msg = await self._with_file(msg, public=public, channel=channel, user_id=user_id)
         payload: dict[str, Any] = {
             "text": msg.text,
             "blocks": msg.blocks,
-            "response_type": "in_channel" if self.visible_to_channel(reply) else "ephemeral",
+            "response_type": "in_channel" if public else "ephemeral",
         }
         if replace_original:
             payload["replace_original"] = True
@@ -422,6 +428,32 @@ class SlackAdapter:
                 problem = f"{type(e).__name__}: {e}"
         log.warning("slack: could not answer %s via response_url: %s", user_id, problem)
         await self._tell_failure(channel, user_id, reply)
+
+    async def _with_file(self, msg: SlackMessage, *, public: bool, channel: str | None,
+                         user_id: str) -> SlackMessage:
+        """Upload the whole output and add a note saying where it is (render kept room for it)."""
+        assert msg.attachment is not None
+        where: str | None = channel if public else None
+        if not public and user_id:
+            try:
+                opened = await self.client.conversations_open(users=user_id)
+                where = str((opened.get("channel") or {}).get("id") or "") or None
+            except (SlackApiError, aiohttp.ClientError, TimeoutError) as e:
+                log.warning("slack: could not open a direct message with %s: %s", user_id, _api_error(e))
+        if not where or not await self._upload(msg.attachment, where):
+            return msg
+        said = "above" if public else "in your direct messages with procbot"
+        note = {"type": "context", "elements": [{"type": "mrkdwn", "verbatim": True,
+                                                  "text": f":page_facing_up: The whole output is {said} "
+                                                          f"as `{msg.attachment.filename}`."}]}
+        blocks = list(msg.blocks)
+        notes = [i for i, b in enumerate(blocks) if b.get("type") == "context"]
+        at = notes[-1] + 1 if notes else len(blocks)
+        if len(blocks) < MAX_BLOCKS:  # after the notes saying what was cut, before the buttons
+            blocks.insert(at, note)
+        elif notes:
+            blocks[notes[-1]] = note
+        return SlackMessage(blocks=blocks, text=msg.text, attachment=msg.attachment)
 
     async def _tell_failure(self, channel: str | None, user_id: str, reply: Reply) -> None:
         if not channel or not user_id:
@@ -445,10 +477,40 @@ class SlackAdapter:
         if thread_ref:
             kwargs["thread_ts"] = parse_ref(thread_ref)[1]
         try:
-            resp = await self.client.chat_postMessage(**kwargs)
+            try:
+                resp = await self.client.chat_postMessage(**kwargs)
+            except SlackApiError as e:
+                if _api_error(e) != "msg_blocks_too_long":
+                    raise
+                # Slack's total is undocumented: if it is lower than we think, send a third of it
+                # (the rest goes in the file) rather than lose the alert
+                msg = render(reply, total=MAX_TOTAL_TEXT // 3)
+                if msg.attachment is None:
+                    raise
+                log.warning("slack: message refused as too long; sending it shorter with the rest as a file")
+                resp = await self.client.chat_postMessage(**{**kwargs, "blocks": msg.blocks})
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as e:
             raise delivery_error(e, "chat.postMessage") from e
-        return f"{resp.get('channel') or channel}:{resp['ts']}"
+        posted_in = str(resp.get("channel") or channel)
+        if msg.attachment is not None:  # the whole log or table, in the message's thread
+            await self._upload(msg.attachment, posted_in, thread_ts=kwargs.get("thread_ts") or resp["ts"])
+        return f"{posted_in}:{resp['ts']}"
+
+    async def _upload(self, attachment: Attachment, channel: str, *, thread_ts: str | None = None,
+                      comment: str | None = None) -> bool:
+        """Upload a file snippet (files_upload_v2); False, logged, if Slack refuses (e.g. no files:write).
+
+        Never raises: the message it belongs to is already delivered, and a retry would post it twice.
+        """
+        try:
+            await self.client.files_upload_v2(
+                channel=channel, thread_ts=thread_ts, filename=attachment.filename, title=attachment.title,
+                content=attachment.content, snippet_type="text", initial_comment=comment,
+            )
+        except (SlackApiError, SlackRequestError, aiohttp.ClientError, TimeoutError) as e:
+            log.warning("slack: could not upload %s to %s: %s", attachment.filename, channel, _api_error(e))
+            return False
+        return True
 
     async def update(self, channel: str, ref: str, reply: Reply) -> None:
         """Replace a posted message in place. Raises ``DeliveryError``."""

@@ -19,9 +19,13 @@ Safety rules applied to every piece of text that reaches Slack:
 
 Limits (Slack rejects messages beyond them): 3000 characters per section text,
 2000 per section field and at most 10 fields per section, 25 buttons per
-actions block, 75 characters per button label, 50 blocks per message. Long
-tables and logs are split across blocks; past :data:`MAX_CONTENT_BLOCKS` the
-output is truncated with a note (logs keep their newest lines).
+actions block, 75 characters per button label, 50 blocks per message, and
+about 12-13k characters of text summed over all blocks (``msg_blocks_too_long``,
+undocumented, below what the per-block limits allow). Long tables and logs are
+split across blocks and cut to :data:`MAX_TOTAL_TEXT` in all with a note (a
+table keeps its first rows, logs their newest lines); what was cut goes into
+:attr:`SlackMessage.attachment`, the whole output as a text file the adapter
+uploads next to the message.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.text_render import Attachment, overflow_attachment
+from core.formatting import STAMP, STAMP_OPEN, plain_stamps
 from core.reply import Button, Field, Reply, Table, Tone
 
 MAX_TEXT = 3000
@@ -42,6 +48,10 @@ MAX_BLOCKS = 50
 #: content blocks kept before truncating (leaves room for the note and buttons)
 MAX_CONTENT_BLOCKS = 40
 MAX_FALLBACK = 300
+#: characters of text over all blocks we send at most (Slack refuses somewhere around 12-13k)
+MAX_TOTAL_TEXT = 11_000
+#: room kept for the notes that say what was cut
+NOTES_RESERVE = 300
 
 #: prefix of every button's action_id; the adapter listens for this pattern
 ACTION_PREFIX = "procbot:"
@@ -82,6 +92,8 @@ class SlackMessage:
 
     blocks: list[dict[str, Any]]
     text: str
+    #: the whole table/log as a file, when the blocks could show only part of it
+    attachment: Attachment | None = None
 
 
 # ---------------------------------------------------------------- escaping
@@ -102,8 +114,23 @@ def inert(text: str) -> str:
     """Escape text for a mrkdwn object so it renders literally.
 
     Inline code spans (```x```) are kept as code: the dispatcher uses them
-    for names and usage, and nothing inside a code span is formatted.
+    for names and usage, and nothing inside a code span is formatted. Times
+    marked with :func:`core.formatting.stamp` become Slack date tokens, which
+    every reader sees in their own time zone (the fallback where Slack cannot).
     """
+    if STAMP_OPEN not in text:
+        return _inert_text(text)
+    out: list[str] = []
+    pos = 0
+    for m in STAMP.finditer(text):
+        out.append(_inert_text(text[pos : m.start()]))
+        out.append(f"<!date^{m.group(1)}^{{date_short_pretty}} {{time}}|{escape(m.group(2))}>")
+        pos = m.end()
+    out.append(_inert_text(text[pos:]))
+    return "".join(out)
+
+
+def _inert_text(text: str) -> str:
     out: list[str] = []
     pos = 0
     for m in _CODE_SPAN.finditer(text):
@@ -276,46 +303,108 @@ def _note(text: str) -> dict[str, Any]:
 def fallback_text(reply: Reply) -> str:
     """Plain notification text (push notifications, screen readers): title and the start of the text."""
     text = reply.title if not reply.text else f"{reply.title}: {reply.text.splitlines()[0]}"
-    return inert(_clip(text, MAX_FALLBACK))
+    return inert(_clip(plain_stamps(text), MAX_FALLBACK))
 
 
-def render(reply: Reply) -> SlackMessage:
-    """Blocks for ``reply``, always within Slack's limits."""
+def text_size(blocks: list[dict[str, Any]]) -> int:
+    """Characters of every text object in ``blocks``: what Slack adds up against its total."""
+    total = 0
+    stack: list[Any] = [blocks]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
+                total += len(node["text"])
+            stack.extend(v for v in node.values() if isinstance(v, dict | list))
+    return total
+
+
+def _fit(lines: list[str], header: str | None, keep: str, chars: int,
+         blocks: int) -> tuple[list[dict[str, Any]], int]:
+    """Code blocks for as many lines as fit ``chars`` and ``blocks`` (first or last lines kept), and how many."""
+    if not lines or chars <= 0 or blocks <= 0:
+        return [], 0
+
+    def build(n: int) -> list[dict[str, Any]]:
+        chosen = lines[:n] if keep == "head" else lines[len(lines) - n:]
+        return _code_blocks(chosen, header=header)
+
+    def fits(out: list[dict[str, Any]]) -> bool:
+        return len(out) <= blocks and text_size(out) <= chars
+
+    full = build(len(lines))
+    if fits(full):
+        return full, len(lines)
+    lo, hi = 0, len(lines)  # fits(build(lo)) holds, fits(build(hi)) does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(build(mid)):
+            lo = mid
+        else:
+            hi = mid
+    return (build(lo), lo) if lo else ([], 0)
+
+
+def _split(budget: int, want_a: int, want_b: int) -> tuple[int, int]:
+    """Share ``budget`` between two wants: each gets half, and what one leaves the other may use."""
+    if want_a + want_b <= budget:
+        return want_a, want_b
+    a = min(want_a, max(budget // 2, budget - want_b))
+    return a, budget - a
+
+
+def _trim_head(head: list[dict[str, Any]], chars: int) -> tuple[list[dict[str, Any]], bool]:
+    """Drop text sections from the end of the head (never the title) until it fits ``chars``."""
+    cut = False
+    while len(head) > 1 and text_size(head) > chars:
+        last = head[-1]
+        over = text_size(head) - chars
+        body = last.get("text", {}).get("text") if last.get("type") == "section" and "text" in last else None
+        if body is not None and len(body) > over + 50:
+            last["text"]["text"] = _hard_split(body, len(body) - over - 1)[0] + "\u2026"
+        else:
+            head.pop()
+        cut = True
+    return head, cut
+
+
+def render(reply: Reply, total: int = MAX_TOTAL_TEXT) -> SlackMessage:
+    """Blocks for ``reply``, always within Slack's limits (per block, per message, and ``total`` in all)."""
     head = [_section(f"{TONE_EMOJI.get(reply.tone, '')} *{inert(reply.title)}*".strip())]
     if reply.text:
         head += _text_blocks(reply.text)
     head += _field_blocks(reply.fields)
-    table = _table_blocks(reply.table) if reply.table else []
-    code: list[dict[str, Any]] = []
-    if reply.code:
-        code = _code_blocks([code_safe(line) for line in reply.code.split("\n")])
     actions = _action_blocks(reply.buttons)
+    head, head_cut = _trim_head(head, total // 2 if (reply.table or reply.code) else
+                                total - NOTES_RESERVE - text_size(actions))
+
+    t_header, t_lines = (table_lines(reply.table) if reply.table else ("", []))
+    c_lines = [code_safe(line) for line in reply.code.split("\n")] if reply.code else []
+    t_safe = [code_safe(line) for line in t_lines]
+    chars = total - NOTES_RESERVE - text_size(head) - text_size(actions)
+    nblocks = max(0, MAX_CONTENT_BLOCKS - len(head))
+    table_all = _code_blocks(t_safe, header=code_safe(t_header)) if t_lines else []
+    code_all = _code_blocks(c_lines) if c_lines else []
+    t_chars, c_chars = _split(chars, text_size(table_all), text_size(code_all))
+    t_blocks, c_blocks = _split(nblocks, len(table_all), len(code_all))
+    table, kept_rows = _fit(t_safe, code_safe(t_header), "head", t_chars, t_blocks)
+    code, kept_lines = _fit(c_lines, None, "tail", c_chars, c_blocks)
+    if reply.table and not t_lines:
+        table = [_section(f"```\n{code_safe(t_header)}\n```"), _section("_(nothing to show)_")]
 
     notes: list[dict[str, Any]] = []
-    budget = max(0, MAX_CONTENT_BLOCKS - len(head))
-    if len(table) + len(code) > budget:
-        # Share the budget; a table keeps its first rows, logs keep their newest lines.
-        keep_table = min(len(table), budget if not code else max(1, budget // 2))
-        keep_code = min(len(code), budget - keep_table)
-        keep_table = min(len(table), budget - keep_code)
-        dropped_rows = _count_lines(table[keep_table:], header=True)
-        dropped_lines = _count_lines(code[: len(code) - keep_code], header=False)
-        table = table[:keep_table]
-        code = code[len(code) - keep_code :]
-        if dropped_rows:
-            notes.append(_note(f":scissors: {dropped_rows} more rows not shown (Slack's block limit)."))
-        if dropped_lines:
-            notes.append(_note(f":scissors: {dropped_lines} earlier lines not shown (Slack's block limit)."))
+    dropped_rows, dropped_lines = len(t_lines) - kept_rows, len(c_lines) - kept_lines
+    if dropped_rows:
+        notes.append(_note(f":scissors: {dropped_rows} more rows not shown (Slack's size limit)."))
+    if dropped_lines:
+        notes.append(_note(f":scissors: {dropped_lines} earlier lines not shown (Slack's size limit)."))
+    if head_cut and not notes:
+        notes.append(_note(":scissors: the rest was cut (Slack's size limit)."))
     blocks = [*head, *table, *code, *notes, *actions]
     if len(blocks) > MAX_BLOCKS:  # only with absurd numbers of fields or buttons
         blocks = [*blocks[: MAX_BLOCKS - 1], _note(":scissors: output truncated (Slack's 50-block limit).")]
-    return SlackMessage(blocks=blocks, text=fallback_text(reply))
+    attachment = overflow_attachment(reply) if dropped_rows or dropped_lines or head_cut else None
+    return SlackMessage(blocks=blocks, text=fallback_text(reply), attachment=attachment)
 
-
-def _count_lines(blocks: list[dict[str, Any]], *, header: bool) -> int:
-    """Lines of content in dropped code blocks (not counting fences or the repeated table header)."""
-    total = 0
-    for b in blocks:
-        body = b["text"]["text"].removeprefix("```\n").removesuffix("\n```")
-        total += body.count("\n") + 1 - (1 if header else 0)
-    return total

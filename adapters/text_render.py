@@ -6,7 +6,11 @@ standard library's basics, so the CLI client starts fast.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from core.formatting import plain_stamps
 
 if TYPE_CHECKING:
     from core.reply import Reply
@@ -31,7 +35,7 @@ def render(reply: Reply) -> str:
 
 def render_dict(reply: dict[str, Any]) -> str:
     tone = reply.get("tone", "info")
-    title, text = reply.get("title", ""), reply.get("text", "")
+    title, text = plain_stamps(reply.get("title", "")), plain_stamps(reply.get("text", ""))
     if tone == "error" and title == "Error":
         return f"error: {text}"
     out: list[str] = [_MARK.get(tone, "") + title]
@@ -40,7 +44,7 @@ def render_dict(reply: dict[str, Any]) -> str:
     fields = reply.get("fields") or []
     if fields:
         width = max(len(f["name"]) for f in fields)
-        out.extend(f"  {f['name'].ljust(width)}  {f['value']}" for f in fields)
+        out.extend(f"  {f['name'].ljust(width)}  {plain_stamps(f['value'])}" for f in fields)
     table = reply.get("table")
     if table is not None:
         out.append(table_text(table["columns"], table["rows"]) if table["rows"] else "  (none)")
@@ -50,3 +54,23 @@ def render_dict(reply: dict[str, Any]) -> str:
     if buttons:
         out.append("  [" + "] [".join(b["label"] for b in buttons) + "]")
     return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A reply's whole table or log as a text file, for when a chat message can show only part of it."""
+
+    filename: str
+    title: str
+    content: str
+
+
+def overflow_attachment(reply: Reply) -> Attachment:
+    """The reply's table and code in full, as plain text (already masked: it is the reply's own text)."""
+    parts = []
+    if reply.table is not None:
+        parts.append(table_text(reply.table.columns, reply.table.rows))
+    if reply.code:
+        parts.append(reply.code)
+    slug = re.sub(r"[^a-z0-9]+", "-", reply.title.lower()).strip("-")[:60] or "output"
+    return Attachment(filename=f"{slug}.txt", title=reply.title, content="\n\n".join(parts) + "\n")

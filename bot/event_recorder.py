@@ -25,15 +25,24 @@ class EventRecorder:
         self.batch_delay = batch_delay
         self._queue = bus.subscribe(maxsize=100000)
         self._task: asyncio.Task[None] | None = None
+        self._batch: list[ProgramEvent] = []  # taken from the queue, not written yet
+        self._writing = asyncio.Lock()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="event-recorder")
 
     async def _run(self) -> None:
         while True:
-            first = await self._queue.get()
+            self._batch.append(await self._queue.get())
             await asyncio.sleep(self.batch_delay)
-            await self._write([first, *self._drain()])
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write every event published so far, now (a digest must count the crash of a moment ago)."""
+        async with self._writing:
+            batch, self._batch = [*self._batch, *self._drain()], []
+            if batch:
+                await self._write(batch)
 
     def _drain(self) -> list[ProgramEvent]:
         out = []
@@ -57,7 +66,5 @@ class EventRecorder:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        rest = self._drain()
-        if rest:
-            await self._write(rest)
+        await self.flush()  # also the batch a cancelled sleep was holding
         self.bus.unsubscribe(self._queue)

@@ -57,7 +57,7 @@ def install_extensions(app: App, *, outbox_backoff: float = 1.0) -> Alerting:
         settings=lambda: app.config.alerts, clock=app.clock, host=app.host, oom=OomWatch(),
     )
     builder = DigestBuilder(registry=app.registry, rollup=rollup, incidents=incidents, supervisor=app.supervisor,
-                            silences=app.silences, clock=app.clock, host=app.host)
+                            silences=app.silences, clock=app.clock, host=app.host, flush_events=app.recorder.flush)
     digests = DigestScheduler(specs=list(app.config.digest), builder=builder, rollup=rollup, outbox=outbox,
                               registry=app.registry, clock=app.clock,
                               build_delay=min(app.config.procbot.scan_interval + 0.5, 15.0))

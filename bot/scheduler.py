@@ -155,7 +155,7 @@ class DigestScheduler:
         if await self.registry.fetch_all("SELECT 1 FROM digest_runs WHERE name=? AND due_at=?", (spec.name, due)):
             return False
         since = await self._period_start(spec, due)
-        reply = digest_reply(await self.builder.build(spec.name, since, due, spec.programs))
+        reply = digest_reply(await self.builder.build(spec.name, since, due, spec.programs, spec.timezone))
         for dest in spec.to:
             await self.outbox.post(dest, reply, dedup_key=f"digest:{spec.name}:{due:.0f}:{dest}")
         await self.registry.execute("INSERT OR IGNORE INTO digest_runs(name, due_at, ran_at) VALUES (?,?,?)",
@@ -182,7 +182,7 @@ class DigestScheduler:
         posted = []
         for spec in self.specs.values():
             since = await self._period_start(spec, now)
-            reply = digest_reply(await self.builder.build(spec.name, since, now, spec.programs))
+            reply = digest_reply(await self.builder.build(spec.name, since, now, spec.programs, spec.timezone))
             reply.text = f"Asked for by {by}. {reply.text}"
             for dest in spec.to:
                 await self.outbox.post(dest, reply, dedup_key=f"digest:{spec.name}:manual:{now:.6f}:{dest}")

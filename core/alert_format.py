@@ -88,7 +88,7 @@ def incident_reply(inc: Incident, host: str, now: float) -> Reply:
                  f"{fmt.duration((inc.resolved_at or now) - inc.opened_at)}: {inc.resolution or 'recovered'}.",
             tone=Tone.OK,
             fields=[Field("Program", name), Field("Host", host), Field("Failures", str(inc.crashes)),
-                    Field("Since", fmt.when(inc.opened_at))],
+                    Field("Since", fmt.stamp(inc.opened_at))],
             buttons=buttons(inc, resolved=True),
             ephemeral=False,
             data=_data(inc, "alert"),
@@ -101,7 +101,7 @@ def incident_reply(inc: Incident, host: str, now: float) -> Reply:
         fields.append(Field("Restarts", f"{inc.restarts}{in_window if inc.failures_in_window else ''}"))
     fields.append(Field("Next", inc.next_action or "-"))
     if inc.crashes > 1:
-        fields.append(Field("Crashes", f"{inc.crashes} since {fmt.when(inc.opened_at)}"))
+        fields.append(Field("Crashes", f"{inc.crashes} since {fmt.stamp(inc.opened_at)}"))
     next_part = f", {inc.next_action}" if inc.next_action else ""
     return Reply(
         title=f"{inc.program} {_headline(inc)} on {host}",
@@ -133,7 +133,7 @@ def reminder_reply(inc: Incident, host: str, now: float, *, after_silence: bool 
     base = incident_reply(inc, host, now)
     why = "silence ended" if after_silence else "reminder"
     base.title = f"Still failing: {inc.program} on {host} ({why})"
-    base.text = (f"Failing since {fmt.when(inc.opened_at)} ({fmt.duration(now - inc.opened_at)}); "
+    base.text = (f"Failing since {fmt.stamp(inc.opened_at)} ({fmt.duration(now - inc.opened_at)}); "
                  f"{_headline(inc)}. Last: {base.text}")
     base.data = _data(inc, "reminder")
     return base
@@ -217,7 +217,12 @@ def _interest(p: ProgramLine) -> tuple[float, int, str]:
 
 
 def digest_reply(d: Digest) -> Reply:
-    """A digest as one message: summary line, top crashers, open incidents, silences, a table."""
+    """A digest as one message: summary line, top crashers, open incidents, silences, a table.
+
+    Times are chat stamps (each reader's own zone on Slack and Discord) written out in the
+    digest's ``timezone`` wherever a platform cannot show them so (console, CLI, notifications).
+    """
+    tz = d.timezone
     down = [p for p in d.programs if p.state in DOWN_STATES]
     known = [p.uptime for p in d.programs if p.uptime is not None]
     overall = sum(known) / len(known) if known else None
@@ -227,15 +232,15 @@ def digest_reply(d: Digest) -> Reply:
     summary = (f"{len(d.programs)} programs: {counts}; "
                f"average uptime {percent(overall)}; {d.crashes} failures, {d.restarts} automatic restarts.")
     tops = ", ".join(f"{p.name} ({p.crashes})" for p in d.top_crashers) or "none"
-    incidents = "; ".join(f"{i.program} since {fmt.when(i.opened_at)} ({i.crashes} failures)"
+    incidents = "; ".join(f"{i.program} since {fmt.stamp(i.opened_at, tz)} ({i.crashes} failures)"
                           for i in d.open_incidents[:10]) or "none"
     if len(d.open_incidents) > 10:
         incidents += f"; and {len(d.open_incidents) - 10} more"
-    silences = "; ".join(f"{s.target} until {fmt.when(s.until)}" + (f" ({s.reason})" if s.reason else "")
+    silences = "; ".join(f"{s.target} until {fmt.stamp(s.until, tz)}" + (f" ({s.reason})" if s.reason else "")
                          for s in d.silences[:10]) or "none"
     ordered = sorted(d.programs, key=_interest)
     shown = ordered[:MAX_DIGEST_ROWS]
-    text = f"{fmt.when(d.since)} to {fmt.when(d.until)} ({fmt.duration(d.until - d.since)}). {summary}"
+    text = f"{fmt.stamp(d.since, tz)} to {fmt.stamp(d.until, tz)} ({fmt.duration(d.until - d.since)}). {summary}"
     if len(ordered) > len(shown):
         text += f" The table shows the {len(shown)} programs with the lowest uptime or most failures."
     return Reply(

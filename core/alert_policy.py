@@ -180,8 +180,10 @@ class AlertPolicy:
     def _detector(self) -> StormDetector:
         s = self.settings()
         key = (s.group_window, s.group_threshold)
-        if self._storm is None or self._storm[0] != key:
+        if self._storm is None:
             self._storm = (key, StormDetector(s.group_window, s.group_threshold))
+        elif self._storm[0] != key:  # reloaded: keep what is held and grouped, judge new failures by the new rule
+            self._storm = (key, self._storm[1].retuned(s.group_window, s.group_threshold))
         return self._storm[1]
 
     def _silenced(self, inc: Incident) -> bool:

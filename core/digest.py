@@ -8,7 +8,7 @@ second. Formatting is :func:`core.alert_format.digest_reply`'s job.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from core.alert_routes import matches
@@ -48,6 +48,8 @@ class Digest:
     programs: list[ProgramLine] = field(default_factory=list)
     open_incidents: list[Incident] = field(default_factory=list)
     silences: list[Silence] = field(default_factory=list)
+    #: IANA zone the digest's times are written in (its ``[[digest]]`` timezone); None: the host's
+    timezone: str | None = None
 
     @property
     def top_crashers(self) -> list[ProgramLine]:
@@ -77,7 +79,10 @@ class DigestBuilder:
         silences: Silences,
         clock: Clock,
         host: str,
+        flush_events: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        #: writes events still batched in memory, so counts and open incidents agree
+        self.flush_events = flush_events
         self.registry = registry
         self.rollup = rollup
         self.incidents = incidents
@@ -91,7 +96,12 @@ class DigestBuilder:
         return {st.name: st.group for st in self.sup.states()
                 if any(matches(p, st.name, st.group) for p in patterns)}
 
-    async def build(self, name: str, since: float, until: float, patterns: Sequence[str] = ("*",)) -> Digest:
+    async def build(self, name: str, since: float, until: float, patterns: Sequence[str] = ("*",),
+                    timezone: str | None = None) -> Digest:
+        if self.flush_events is not None:
+            # events reach SQLite in 50 ms batches while incidents are written at once: without this a
+            # digest built just after a crash said "0 failures" beside its own open incident
+            await self.flush_events()
         covered = self.programs(patterns)
         first = await self.registry.fetch_all("SELECT MIN(at) FROM events")
         if first and first[0][0] is not None and since < first[0][0] < until:
@@ -113,7 +123,7 @@ class DigestBuilder:
                 line.uptime, line.uptime_from = min(1.0, run_up[prog] / period), "runs"
             lines.append(line)
         open_incidents = [i for i in await self.incidents.open_incidents() if i.program in covered]
-        return Digest(name, self.host, since, until, lines, open_incidents, self.silences.active())
+        return Digest(name, self.host, since, until, lines, open_incidents, self.silences.active(), timezone)
 
     async def _counts(self, since: float, until: float) -> dict[str, tuple[int, int]]:
         """(failures, automatic restarts) per program from the event log."""

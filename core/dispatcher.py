@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LOG_LINES = 20
 DEFAULT_AUDIT_ROWS = 20
+#: verbs that act on managed programs only (autocomplete leaves watched ones out)
+_MANAGED_ONLY = frozenset({"start", "stop", "restart", "logs"})
+#: verbs whose usage takes one ``<program>``: no ``group:`` in their autocomplete
+_ONE_PROGRAM = frozenset(v for v, (_, _, usage) in VERBS.items() if usage.split()[1:2] == ["<program>"])
 
 
 class DigestPoster(Protocol):
@@ -100,7 +104,9 @@ class Dispatcher:
         if kind == "cmd":
             return await self.handle(arg, ctx)
         if kind not in ("confirm", "cancel"):
-            return Reply.error(InvalidInput("Unknown button."))
+            err = InvalidInput("Unknown button.")
+            await self._audit(ctx, f"button {_printable(value)}", "invalid", str(err))
+            return Reply.error(err)
         self._expire()
         pending = self._pending.get(arg)
         if pending is None:
@@ -121,9 +127,13 @@ class Dispatcher:
         verb = verb if verb in VERBS else "status"
         progs = {st.name: st.group for st in self.sup.states()}
         names = self.perms.visible(ctx.actor, ctx.channel, verb, progs)
-        if verb in ("start", "stop", "restart"):
+        if verb in _MANAGED_ONLY:  # a watched program cannot be started, and has no log
             names = [n for n in names if n in self.sup.runners]
-        groups = sorted({f"group:{progs[n]}" for n in names if progs[n]})
+        allowed = set(names)
+        # a group is offered only when picking it would be allowed: every one of its programs is
+        groups = [] if verb in _ONE_PROGRAM else sorted(
+            f"group:{g}" for g in {progs[n] for n in names if progs[n]}
+            if all(p in allowed for p, pg in progs.items() if pg == g))
         options = sorted(names) + groups
         p = prefix.lower()
         starts = [o for o in options if o.lower().startswith(p)]
@@ -132,6 +142,10 @@ class Dispatcher:
 
     def groups_of_interest(self, platform: str) -> set[str]:
         return self.perms.groups_of_interest(platform)
+
+    async def refused(self, ctx: CommandContext, command: str, reason: str) -> None:
+        """Audit a request an adapter answered itself (stale button, shutting down, lookup failed)."""
+        await self._audit(ctx, _printable(command), "refused", reason)
 
     # -- the pipeline ----------------------------------------------------
     async def _run(self, cmd: Command, ctx: CommandContext, *, confirmed: bool) -> Reply:

@@ -1,8 +1,21 @@
-"""Human formats shared by replies, alerts and digests."""
+"""Human formats shared by replies, alerts and digests.
+
+Times: :func:`when` writes a time with its zone ("2024-01-15 09:00:00 CET"),
+in a given IANA zone or the host's. :func:`stamp` marks a time in reply text
+for the renderers: Slack and Discord show it in each reader's own time zone
+(``<!date^...>``, ``<t:...:f>``), plain text shows the fallback written in
+the given zone. Sizes are binary (KiB, MiB, GiB), which is what they are.
+"""
 
 from __future__ import annotations
 
-import time
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+#: a time in reply text: ``STAMP_OPEN epoch | fallback STAMP_CLOSE`` (private-use characters no one types)
+STAMP_OPEN, STAMP_CLOSE = "\ue000", "\ue001"
+STAMP = re.compile("\ue000(\\d+)\\|([^\ue001]*)\ue001")
 
 
 def duration(seconds: float | None) -> str:
@@ -21,17 +34,41 @@ def duration(seconds: float | None) -> str:
 def size(n: float | None) -> str:
     if not n:
         return "-"
-    for unit in ("B", "KB", "MB", "GB"):
+    for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024:
             return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
         n /= 1024
-    return f"{n:.1f}TB"
+    return f"{n:.1f}TiB"
 
 
-def when(ts: float | None) -> str:
+def _zone(tz: str | None) -> ZoneInfo | None:
+    if not tz:
+        return None
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None  # check-config rejects a bad zone; here the host's zone is the safe fallback
+
+
+def when(ts: float | None, tz: str | None = None) -> str:
+    """``2024-01-15 09:00:00 CET``: in zone ``tz`` (IANA name) or the host's, always naming the zone."""
     if ts is None:
         return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    zone = _zone(tz)
+    moment = datetime.fromtimestamp(ts, zone) if zone is not None else datetime.fromtimestamp(ts).astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z").rstrip()
+
+
+def stamp(ts: float | None, tz: str | None = None) -> str:
+    """A time for chat text: each platform shows it in the reader's zone; plain text as :func:`when` in ``tz``."""
+    if ts is None:
+        return "-"
+    return f"{STAMP_OPEN}{int(ts)}|{when(ts, tz)}{STAMP_CLOSE}"
+
+
+def plain_stamps(text: str) -> str:
+    """Text with every :func:`stamp` replaced by its written-out fallback (terminal, notifications)."""
+    return STAMP.sub(lambda m: m.group(2), text) if STAMP_OPEN in text else text
 
 
 def exit_text(exit_code: int | None, signal: str | None) -> str:

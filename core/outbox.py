@@ -3,9 +3,12 @@
 Why a table and not a queue: a row survives procbot being killed, so an
 alert raised a millisecond before a crash is still delivered after the
 restart. Each destination (``console``, ``slack:C123``, ``discord:42``) has a
-*lane*: one task delivering that destination's rows strictly in id order, so
-a thread reply never overtakes the message it replies to and a rate limit on
-one channel never delays another.
+*lane* of two tasks: one sends entries never tried yet, in id order; the other
+retries entries that failed, in the order their retries fall due. So a message
+that keeps failing (a 500 on every try, a payload the platform rejects) never
+holds back the alerts queued after it, a thread reply or an edit still waits
+for the message it belongs to, and a rate limit on one channel never delays
+another.
 
 Rules:
 
@@ -16,8 +19,10 @@ Rules:
   marks the older ones delivered with it: a flapping program's fifty updates
   during a Slack outage become one edit.
 * **Retries.** A retryable :class:`DeliveryError` (network, 5xx) backs off
-  exponentially; a 429 waits out ``retry_after`` and holds back the whole
-  platform. A non-retryable one (``not_in_channel``, no credentials) marks the
+  exponentially with jitter (a delay drawn from the upper half of the
+  exponential step), so the lanes that failed together in an outage do not
+  retry together; a 429 waits out ``retry_after`` (plus a little jitter) and
+  holds back the whole platform. A non-retryable one (``not_in_channel``, no credentials) marks the
   row failed, logs once, and shows in ``/proc status`` through
   :meth:`Outbox.status_notes`. Rows still failing after ``max_age`` fail too.
 * **Idempotency.** Callers give dedup keys (``incident:7:post:slack:C1``); a
@@ -34,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -68,11 +74,33 @@ class Destination:
 
 
 @dataclass
-class _Lane:
-    destination: str
+class _Worker:
+    """One of a lane's two tasks: first sends (``retrying=False``) or retries."""
+
+    retrying: bool
     wake: asyncio.Event
     task: asyncio.Task[None] | None = None
     busy: bool = False
+
+
+@dataclass
+class _Lane:
+    destination: str
+    fresh: _Worker
+    retry: _Worker
+
+    @property
+    def workers(self) -> tuple[_Worker, _Worker]:
+        return (self.fresh, self.retry)
+
+    def wake(self) -> None:
+        for w in self.workers:
+            w.wake.set()
+
+#: share of an exponential backoff step left to chance: delays fall in [step * (1 - JITTER), step]
+JITTER = 0.5
+#: at most this much is added at random to a 429's Retry-After
+RETRY_AFTER_JITTER_MAX = 5.0
 
 
 class Outbox:
@@ -89,6 +117,7 @@ class Outbox:
         stop_grace: float = 5.0,
         notes_window: float = 86400.0,
         keep: float = 30 * 86400.0,
+        rng: random.Random | None = None,
     ) -> None:
         self.store = store
         self.messengers = messengers
@@ -100,6 +129,7 @@ class Outbox:
         self.stop_grace = stop_grace
         self.notes_window = notes_window
         self.keep = keep
+        self.rng = rng or random.Random()
         self._pruner: asyncio.Task[None] | None = None
         self._lanes: dict[str, _Lane] = {}
         self._blocked_until: dict[str, float] = {}  # platform -> clock time (HTTP 429)
@@ -134,10 +164,11 @@ class Outbox:
     async def stop(self) -> None:
         """Let a send in flight finish (a cut-off send is a likely duplicate), then cancel the lanes."""
         self._running = False
-        busy = [lane.task for lane in self._lanes.values() if lane.busy and lane.task is not None]
+        workers = [w for lane in self._lanes.values() for w in lane.workers]
+        busy = [w.task for w in workers if w.busy and w.task is not None]
         if busy:
             await asyncio.wait(busy, timeout=self.stop_grace)
-        tasks = [lane.task for lane in self._lanes.values() if lane.task is not None]
+        tasks = [w.task for w in workers if w.task is not None]
         if self._pruner is not None:
             tasks.append(self._pruner)
             self._pruner = None
@@ -168,16 +199,26 @@ class Outbox:
             incident_id=incident_id, thread_of=thread_of,
         )
         if created:
-            self._lane(destination).wake.set()
+            self._lane(destination).fresh.wake.set()
         return entry_id
 
     def _lane(self, destination: str) -> _Lane:
         lane = self._lanes.get(destination)
         if lane is None:
-            lane = self._lanes[destination] = _Lane(destination, asyncio.Event())
-        if self._running and lane.task is None:  # entries queued before start() get their task here
-            lane.task = asyncio.create_task(self._run_lane(lane), name=f"outbox-{destination}")
+            lane = self._lanes[destination] = _Lane(destination, _Worker(False, asyncio.Event()),
+                                                    _Worker(True, asyncio.Event()))
+        for w in lane.workers:
+            if self._running and w.task is None:  # entries queued before start() get their tasks here
+                name = f"outbox-{destination}{'-retry' if w.retrying else ''}"
+                w.task = asyncio.create_task(self._run_worker(lane, w), name=name)
         return lane
+
+    def backoff(self, attempts: int, retry_after: float | None = None) -> float:
+        """Seconds before retry number ``attempts``: exponential with jitter, or Retry-After plus a little."""
+        if retry_after is not None:
+            return retry_after + self.rng.uniform(0.0, min(RETRY_AFTER_JITTER_MAX, max(0.1, retry_after * 0.2)))
+        step = min(self.backoff_initial * 2 ** min(attempts - 1, 40), self.backoff_max)
+        return step * (1.0 - JITTER * self.rng.random())
 
     # -- observing -------------------------------------------------------
     def status_notes(self) -> list[str]:
@@ -205,18 +246,18 @@ class Outbox:
         self._notes = notes
 
     # -- the lanes -------------------------------------------------------
-    async def _run_lane(self, lane: _Lane) -> None:
+    async def _run_worker(self, lane: _Lane, worker: _Worker) -> None:
         platform = Destination.parse(lane.destination).platform
         while True:
-            lane.wake.clear()
+            worker.wake.clear()
             try:
-                row = await self.store.head(lane.destination)
+                row = await self.store.next_entry(lane.destination, retrying=worker.retrying)
             except RegistryError as e:
                 log.error("outbox: cannot read %s: %s", lane.destination, e)
                 await asyncio.sleep(self.backoff_initial)
                 continue
             if row is None:
-                await lane.wake.wait()
+                await worker.wake.wait()
                 continue
             now = self.clock.time()
             wait = max(row.next_try_at, self._blocked_until.get(platform, 0.0)) - now
@@ -224,16 +265,17 @@ class Outbox:
             wait = min(wait, self.backoff_max)
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lane.wake.wait(), wait)
+                    await asyncio.wait_for(worker.wake.wait(), wait)
                 continue
-            lane.busy = True
+            worker.busy = True
             try:
                 await self._deliver(row)
             except RegistryError as e:
                 log.error("outbox: could not record delivery of entry %d: %s", row.id, e)
                 await asyncio.sleep(self.backoff_initial)
             finally:
-                lane.busy = False
+                worker.busy = False
+                lane.wake()  # a settled parent frees its replies; a failed entry moves to the retry task
 
     async def _deliver(self, row: OutboxRow) -> None:
         dest = Destination.parse(row.destination)
@@ -293,12 +335,11 @@ class Outbox:
             log.warning("outbox: %s to %s failed for good: %s", row.action, row.destination, why)
             await self.store.mark_failed(ids, attempts, why)
         else:
+            delay = self.backoff(attempts, err.retry_after)
             if err.retry_after is not None:
-                delay = err.retry_after
                 platform = Destination.parse(row.destination).platform
-                self._blocked_until[platform] = max(self._blocked_until.get(platform, 0.0), now + delay)
-            else:
-                delay = min(self.backoff_initial * 2 ** (attempts - 1), self.backoff_max)
+                self._blocked_until[platform] = max(self._blocked_until.get(platform, 0.0),
+                                                    now + err.retry_after)
             if attempts == 1:
                 log.warning("outbox: %s to %s failed, retrying in %.1fs: %s", row.action, row.destination,
                             delay, err)

@@ -106,6 +106,27 @@ class OutboxStore:
         )
         return _row(rows[0]) if rows else None
 
+    async def next_entry(self, destination: str, *, retrying: bool) -> OutboxRow | None:
+        """The entry a lane should send next, or None.
+
+        ``retrying=False``: the oldest entry never tried yet (first sends go in id order).
+        ``retrying=True``: the entry whose retry is due first. Either way an entry waits while
+        the message it replies to or edits is still undelivered (a reply never overtakes its
+        parent), but never behind an unrelated entry: one message that keeps failing cannot
+        hold back the alerts queued after it.
+        """
+        tried = "o.attempts > 0" if retrying else "o.attempts = 0"
+        order = "o.next_try_at, o.id" if retrying else "o.id"
+        rows = await self.registry.fetch_all(
+            f"SELECT {_COLUMNS} FROM outbox o "
+            f"WHERE o.destination=? AND o.delivered_at IS NULL AND o.failed=0 AND {tried} "
+            "AND (o.thread_of IS NULL OR NOT EXISTS (SELECT 1 FROM outbox p WHERE p.id=o.thread_of "
+            "AND p.delivered_at IS NULL AND p.failed=0)) "
+            f"ORDER BY {order} LIMIT 1",
+            (destination,),
+        )
+        return _row(rows[0]) if rows else None
+
     async def pending_updates(self, parent_id: int) -> list[OutboxRow]:
         """Updates of ``parent_id`` not delivered yet, oldest first: only the newest needs sending."""
         rows = await self.registry.fetch_all(

@@ -26,6 +26,9 @@ class CommandHandler(Protocol):
     def groups_of_interest(self, platform: str) -> set[str]:
         """Group/role IDs that any grant mentions (Slack adapters resolve only these)."""
 
+    async def refused(self, ctx: CommandContext, command: str, reason: str) -> None:
+        """Audit a request the adapter refused itself, before the dispatcher saw it."""
+
 
 class Messenger(Protocol):
     """Posts alerts and digests to one platform. Raises ``DeliveryError``."""

@@ -77,6 +77,16 @@ class StormDetector:
         r.held.append(incident_id)
         return Decision(Verdict.HOLD)
 
+    def retuned(self, window: float, threshold: int) -> StormDetector:
+        """The same bookkeeping under a new rule (a reload): held incidents and open groups carry over.
+
+        A fresh detector would not know the incidents held for grouping, so their
+        hold would end without anyone posting them.
+        """
+        new = StormDetector(window, threshold)
+        new._routes = self._routes
+        return new
+
     def group_started(self, key: RouteKey, group_id: int, at: float) -> None:
         r = self._routes.setdefault(key, _Route())
         r.group_id, r.group_last_join = group_id, at

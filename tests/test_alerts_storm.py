@@ -41,3 +41,10 @@ def test_failures_further_apart_than_the_window_do_not_add_up_and_routes_count_a
     assert storm.opened(("console",), 2, 1.0, "b").verdict is Verdict.POST
     assert storm.opened(KEY, 3, 20.0, "c").verdict is Verdict.POST
     assert StormDetector(0, 2).opened(KEY, 1, 0.0, "a").verdict is Verdict.POST  # window 0: grouping off
+
+
+def test_a_new_rule_after_a_reload_still_releases_what_the_old_one_held():
+    storm = StormDetector(10, 5)
+    storm.opened(KEY, 1, 0.0, "a")
+    assert storm.opened(KEY, 2, 1.0, "b").verdict is Verdict.HOLD
+    assert storm.retuned(30, 4).release(KEY, 2)

@@ -23,9 +23,17 @@ from core.errors import ConfigError
 from core.incidents import Incident
 from core.registry import SampleRow
 from core.sample_rollup import SampleRollup
-from tests.alert_fixtures import FakeClock, RecordingMessenger, discord_alert_rig, slack_alert_rig
+from tests.alert_fixtures import (
+    FakeClock,
+    RecordingMessenger,
+    alert_program,
+    alert_rig,
+    discord_alert_rig,
+    slack_alert_rig,
+)
 from tests.conftest import sleeper
 from tests.daemon_harness import cli, write_config
+from tests.helpers import wait_for
 
 NINE_PARIS = datetime(2024, 1, 15, 8, 0, tzinfo=UTC).timestamp()  # 09:00 in Paris (UTC+1 in winter)
 DAY = 86400.0
@@ -280,3 +288,39 @@ async def test_a_digest_counts_programs_stopped_on_purpose_as_stopped_not_as_up(
 
         [digest] = rec.messages
         assert "3 programs: 1 up or starting, 2 stopped, 0 down;" in digest.reply.text
+
+
+async def test_a_digest_built_right_after_a_crash_counts_the_failure_its_open_incident_shows(make_app):
+    async with alert_rig(make_app, [alert_program("web", min_uptime=30)]) as rig:
+        await wait_for(lambda: rig.app.supervisor.state("web").pid is not None)
+        rig.app.recorder.batch_delay = 5.0  # widen the recorder's 50 ms batching window so the race is certain
+        await rig.kill("web")
+        await wait_for(lambda: any(i.program == "web" for i in rig.alerting.policy.open_incidents()))
+
+        now = rig.app.clock.time()
+        digest = await rig.alerting.builder.build("now", now - 3600, now + 1)
+
+        assert [i.program for i in digest.open_incidents] == ["web"]
+        assert digest.line("web").crashes == 1 and digest.crashes == 1
+
+
+async def test_a_digest_is_written_in_its_own_time_zone_not_the_hosts(make_app):
+    from adapters.text_render import render as plain
+
+    tokyo = {**DAILY, "timezone": "Asia/Tokyo", "cron": "0 17 * * *"}  # 17:00 in Tokyo is 08:00 UTC
+    async with digest_app(make_app, FakeClock(NINE_PARIS + 1), digests=[tokyo]) as (_, alerting, rec):
+        assert await alerting.digests.fire("daily")
+        await alerting.outbox.drain()
+        [sent] = rec.messages
+        assert "to 2024-01-15 17:00:00 JST" in plain(sent.reply)
+
+
+async def test_digest_times_on_slack_are_date_tokens_each_reader_sees_in_their_own_zone(make_app):
+    async with slack_alert_rig(make_app, programs("web"), digest=digest_to("slack:CDIGEST"),
+                               clock=FakeClock(NINE_PARIS + 1)) as rig:
+        assert await rig.alerting.digests.fire("daily")
+        await rig.settle()
+        [msg] = [m for m in rig.fake.messages.values() if m.channel == "CDIGEST"]
+        token = f"<!date^{int(NINE_PARIS)}^{{date_short_pretty}} {{time}}|2024-01-15 09:00:00 CET>"
+        assert token in str(msg.blocks)
+        assert "\ue000" not in msg.text and "\ue000" not in str(msg.blocks)

@@ -105,3 +105,19 @@ async def test_the_user_is_told_when_the_answer_finally_cannot_be_delivered(make
         told = h.fake.ephemeral[0]
         assert (told["user"], told["channel"]) == ("U0OP", "C0OPS")
         assert "could not deliver" in told["text"]
+
+
+async def test_an_unknown_ok_false_error_is_permanent_as_a_retry_gets_the_same_answer(make_app: Any) -> None:
+    async with slack_procbot(make_app, programs=WEB, permissions=PERMS) as h:
+        h.fake.fail("chat.postMessage", status=200, error="some_error_slack_adds_next_year", times=1)
+        with pytest.raises(DeliveryError) as err:
+            await h.adapter.post("C0ALERTS", alert())
+        assert not err.value.retryable and "some_error_slack_adds_next_year" in str(err.value)
+
+
+async def test_an_ok_false_error_slack_documents_as_temporary_is_retried(make_app: Any) -> None:
+    async with slack_procbot(make_app, programs=WEB, permissions=PERMS) as h:
+        h.fake.fail("chat.postMessage", status=200, error="service_unavailable", times=1)
+        with pytest.raises(DeliveryError) as err:
+            await h.adapter.post("C0ALERTS", alert())
+        assert err.value.retryable

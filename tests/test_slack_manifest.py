@@ -26,7 +26,7 @@ def test_the_bot_scopes_are_exactly_those_the_adapter_uses() -> None:
         if not line.startswith("      - "):
             break
         scopes.append(line.removeprefix("      - "))
-    assert scopes == ["commands", "chat:write", "chat:write.public", "usergroups:read"]
+    assert scopes == ["commands", "chat:write", "chat:write.public", "usergroups:read", "files:write", "im:write"]
 
 
 def test_socket_mode_and_interactivity_are_enabled() -> None:

@@ -215,6 +215,8 @@ class FakeDiscord:
         self.channel_messages: dict[str, list[dict[str, Any]]] = {}
         self.message_edits: list[dict[str, Any]] = []
         self.forbidden_channels: set[str] = set()
+        #: every attachment received (multipart ``files[n]``): id, filename, size and the bytes
+        self.files: list[dict[str, Any]] = []
         #: called with the record the moment an interaction is acknowledged (to observe the world at that instant)
         self.on_callback: Callable[[InteractionRecord], None] | None = None
         self._failures: list[Failure] = []
@@ -413,10 +415,22 @@ class FakeDiscord:
     async def _body(self, request: web.Request) -> dict[str, Any]:
         if request.content_type.startswith("multipart/"):
             reader = await request.multipart()
+            payload: dict[str, Any] = {}
+            files: list[dict[str, Any]] = []
             async for part in reader:
-                if getattr(part, "name", None) == "payload_json":
-                    return json.loads(await part.text())  # type: ignore[union-attr]
-            return {}
+                name = getattr(part, "name", None) or ""
+                if name == "payload_json":
+                    payload = json.loads(await part.text())  # type: ignore[union-attr]
+                elif name.startswith("files["):  # an attachment: recorded with its bytes
+                    content = bytes(await part.read())  # type: ignore[union-attr]
+                    meta = {"id": snowflake(), "filename": getattr(part, "filename", None) or name,
+                            "size": len(content)}
+                    self.files.append({**meta, "content": content})
+                    files.append(meta)
+            if files:
+                target = payload["data"] if isinstance(payload.get("data"), dict) else payload
+                target["_files"] = files
+            return payload
         if not request.can_read_body:
             return {}
         return await request.json()
@@ -437,7 +451,7 @@ class FakeDiscord:
             "type": 20 if interaction_reply else (19 if body.get("message_reference") else 0),
             "content": body.get("content") or "",
             "author": self.bot,
-            "attachments": [],
+            "attachments": list(body.get("_files") or []),
             "embeds": body.get("embeds") or [],
             "components": body.get("components") or [],
             "mentions": [],
@@ -480,6 +494,8 @@ class FakeDiscord:
 
     @staticmethod
     def _apply_edit(msg: dict[str, Any], body: dict[str, Any]) -> None:
+        if "_files" in body:
+            msg["attachments"] = list(body["_files"])
         for key in ("content", "embeds", "components"):
             if key in body:
                 msg[key] = body[key] if body[key] is not None else ([] if key != "content" else "")

@@ -4,7 +4,10 @@ What it serves (one aiohttp server, random port):
 
 * Web API under ``/api/``: ``auth.test``, ``chat.postMessage``,
   ``chat.update``, ``chat.postEphemeral``, ``usergroups.users.list``,
-  ``apps.connections.open`` (which hands out ``ws://.../socket``). Every call
+  ``apps.connections.open`` (which hands out ``ws://.../socket``),
+  ``conversations.open`` and the files_upload_v2 trio
+  (``files.getUploadURLExternal``, a POST to ``/upload/<file id>``,
+  ``files.completeUploadExternal``; finished uploads are in :attr:`FakeSlack.files`). Every call
   is recorded; the next N calls of a method can be made to fail with a status
   (500, or 429 with ``Retry-After``) via :meth:`FakeSlack.fail`.
 * Response URLs (``/response/<n>``) that record what the app posts back.
@@ -120,6 +123,14 @@ class FakeSlack:
         #: while True, WebSocket upgrades are answered 503 (Slack unreachable)
         self.refuse_sockets = False
         self.socket_connections = 0
+        #: when set, chat.postMessage/chat.update whose blocks' text adds up to more is refused
+        #: with msg_blocks_too_long, as Slack does at roughly 12-13k characters
+        self.blocks_text_limit: int | None = None
+        #: substring -> (status, error): messages containing it are refused on every try (poison)
+        self.poisoned: dict[str, tuple[int, str]] = {}
+        self.files: list[UploadedFile] = []
+        self._uploads: dict[str, bytes] = {}
+        self._upload_names: dict[str, str] = {}
 
         self._failures: dict[str, Failure] = {}
         self._connections_open = asyncio.Event()
@@ -139,6 +150,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{rid}", self._response)
         app.router.add_get("/socket", self._socket)
+        app.router.add_post("/upload/{fid}", self._upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -225,6 +237,9 @@ class FakeSlack:
         wanted = self.app_token if method == "apps.connections.open" else self.bot_token
         if token != wanted:
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        refusal = self._refusal(method, args)
+        if refusal is not None:
+            return refusal
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
@@ -406,6 +421,59 @@ class FakeSlack:
         assert env.acked_at is not None and env.sent_at is not None
         return env.acked_at - env.sent_at
 
+    # ------------------------------------------------------------ limits, poison, files
+
+    def _refusal(self, method: str, args: dict[str, Any]) -> web.Response | None:
+        if method not in ("chat.postMessage", "chat.update"):
+            return None
+        blocks = _blocks(args.get("blocks"))
+        everything = str(args.get("text", "")) + json.dumps(blocks)
+        for needle, (status, error) in self.poisoned.items():
+            if needle in everything:
+                if status == 200:
+                    return web.json_response({"ok": False, "error": error})
+                return web.Response(status=status, text=error)
+        if self.blocks_text_limit is not None and blocks_text_size(blocks) > self.blocks_text_limit:
+            return web.json_response({"ok": False, "error": "msg_blocks_too_long"})
+        return None
+
+    def poison(self, needle: str, *, status: int = 200, error: str = "msg_blocks_too_long") -> None:
+        """Refuse every message containing ``needle`` for ever: ``status`` 200 answers ``ok: false``."""
+        self.poisoned[needle] = (status, error)
+
+    async def _m_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        users = str(args.get("users", ""))
+        return {"ok": True, "channel": {"id": "D" + users.split(",")[0]}}
+
+    async def _m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        fid = f"F{next(self._ids):06d}"
+        self._uploads[fid] = b""
+        self._upload_names[fid] = str(args.get("filename", ""))
+        return {"ok": True, "upload_url": f"{self.base_url}/upload/{fid}", "file_id": fid}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        fid = request.match_info["fid"]
+        if fid not in self._uploads:
+            return web.Response(status=404, text="no such upload")
+        self._uploads[fid] = await request.read()
+        return web.Response(text=f"OK - {len(self._uploads[fid])}")
+
+    async def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        raw = args.get("files")
+        items = json.loads(raw) if isinstance(raw, str) else list(raw or [])
+        done = []
+        for item in items:
+            fid = str(item.get("id"))
+            if fid not in self._uploads:
+                return {"ok": False, "error": "file_not_found"}
+            f = UploadedFile(fid, self._upload_names.get(fid, ""), str(item.get("title") or ""),
+                             self._uploads.pop(fid), args.get("channel_id"), args.get("thread_ts"),
+                             args.get("initial_comment"))
+            self.files.append(f)
+            done.append({"id": fid, "name": f.filename, "title": f.title})
+        await self._notify()
+        return {"ok": True, "files": done}
+
 
 # ---------------------------------------------------------------- payloads
 
@@ -489,3 +557,37 @@ async def post_signed(
     async with aiohttp.ClientSession() as session, session.post(url, data=body.encode(), headers=headers,
                                                                  timeout=aiohttp.ClientTimeout(total=5)) as r:
         return r.status, await r.text()
+
+
+# ---------------------------------------------------------------- additions: limits, poison, files
+
+
+@dataclass
+class UploadedFile:
+    file_id: str
+    filename: str
+    title: str
+    content: bytes
+    channel: str | None
+    thread_ts: str | None
+    initial_comment: str | None
+
+
+def blocks_text_size(blocks: list[dict[str, Any]]) -> int:
+    """Characters of every text object in ``blocks`` (what Slack adds up for msg_blocks_too_long)."""
+    total = 0
+
+    def walk(node: Any) -> None:
+        nonlocal total
+        if isinstance(node, dict):
+            if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
+                total += len(node["text"])
+            for v in node.values():
+                if isinstance(v, dict | list):
+                    walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(blocks)
+    return total
