@@ -55,6 +55,10 @@ class ControlLimits:
         return 4 * self.max_clients
 
 
+#: connections asyncio accepts per wake-up; bounds the descriptors a burst can hold before refusals close
+ACCEPT_BURST = 16
+
+
 class ControlHandler(Protocol):
     async def handle(self, text: str, ctx: CommandContext) -> Reply: ...
 
@@ -86,9 +90,14 @@ class ControlServer:
             self.path.unlink()
         old = os.umask(0o177)
         try:
+            # asyncio accepts up to `backlog` connections in one burst before any refused one is closed,
+            # so the accept burst stays small and the kernel's queue is widened afterwards with listen()
             self._server = await asyncio.start_unix_server(
-                self._serve, path=str(self.path), limit=self.limits.max_line, backlog=self.limits.backlog
+                self._serve, path=str(self.path), limit=self.limits.max_line, backlog=ACCEPT_BURST
             )
+            for ts in self._server.sockets:  # a dup is the same socket; asyncio's wrapper has no listen()
+                with socket.socket(fileno=os.dup(ts.fileno())) as sock:
+                    sock.listen(self.limits.backlog)
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
