@@ -12,7 +12,7 @@ import logging
 import secrets
 import shlex
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Protocol
 
 from core import formatting as fmt
@@ -228,6 +228,7 @@ class Dispatcher:
             snaps.append(st.snapshot(now))
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no programs"
         notes = self.notes.status_notes() if self.notes else []
+        notes.extend(self.registry.status_notes())  # "history is not being recorded since ..."
         silenced = self.silences.active()
         if silenced:
             notes.append(f"{len(silenced)} active silence(s): " + ", ".join(s.target for s in silenced[:5]))
@@ -238,7 +239,7 @@ class Dispatcher:
             text=summary + ("\n" + "\n".join(notes) if notes else ""),
             tone=Tone.WARN if bad else Tone.OK,
             table=Table(["PROGRAM", "STATE", "PID", "UPTIME", "CPU", "MEM", "DETAIL"], rows, states),
-            data={"programs": snaps, "notes": notes},
+            data={"programs": snaps, "notes": notes, "registry": asdict(self.registry.health)},
             ephemeral=True,
         )
 

@@ -98,3 +98,9 @@ class DaemonUnavailable(ProcbotError):
     """The CLI could not reach a running daemon."""
 
     code = "daemon_unavailable"
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry can be neither read nor stood in for right now (a read that needs the file)."""
+
+    code = "registry_unavailable"

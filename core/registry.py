@@ -8,17 +8,37 @@ so history queries can join on them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
+import os
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from core.errors import RegistryError
+from core.errors import RegistryError, RegistryUnavailable
+from core.registry_health import SQLITE_HEADER, RegistryHealth, describe, hhmm, is_damage, is_fault
+from core.registry_standin import LiveRun, LiveState, StandIn, Statement, Unit, run_unit
 from core.schema import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+#: history rows (events, samples) kept in memory while the file cannot be written; the rest is dropped and counted
+JOURNAL_LIMIT = 50_000
+#: journal entries per transaction when the file is writable again
+REPLAY_BATCH = 500
+#: a lock held by another process past this is a fault (degrade), not a wait
+BUSY_TIMEOUT_MS = 2000
+CLOSE_FLUSH_TIMEOUT = 5.0
+#: rows deleted per statement when pruning, so no transaction holds the writer for long
+PRUNE_CHUNK = 2000
+
+__all__ = ["AuditRow", "LiveRun", "LiveState", "Registry", "RegistryHealth", "RunRow", "SampleRow"]
 
 
 @dataclass(frozen=True)
@@ -63,119 +83,315 @@ class SampleRow:
 
 
 class Registry:
-    """Async access to the SQLite file. Every method is safe to await from the loop."""
+    """Async access to the SQLite file. Every method is safe to await from the loop.
 
-    def __init__(self, path: Path) -> None:
+    Faults degrade, never destroy: a write the file refuses (full disk,
+    read-only or immutable file, I/O error, a lock held past the timeout) is
+    taken by an in-memory stand-in (:mod:`core.registry_standin`) and written
+    to the file by a background task, with backoff, once it can be; a file
+    that was deleted, truncated or replaced is set aside and re-created from
+    the stand-in and the supervisor's live state (:attr:`live_state`).
+    Callers never see those faults; :attr:`health` and :meth:`status_notes`
+    say what is going on.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        journal_limit: int = JOURNAL_LIMIT,
+        retry_initial: float = 0.5,
+        retry_max: float = 30.0,
+        check_every: float = 1.0,
+    ) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
         # one connection is shared by every task: transactions must not interleave
         self.write_lock = asyncio.Lock()
+        self.journal_limit = journal_limit
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+        self.check_every = check_every
+        #: what is live right now (the supervisor's programs and runs), written into a re-created file
+        self.live_state: Callable[[], LiveState] | None = None
+        #: called with the new health on every change (the "history is not being recorded" alert)
+        self.health_listeners: list[Callable[[RegistryHealth], None]] = []
+        self._standin: StandIn | None = None
+        self._damaged = False
+        self._reopen = False
+        self._identity: tuple[int, int] | None = None
+        self._reason = ""
+        self._since: float | None = None
+        self._dropped_before = 0
+        self._recreated = ""
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
     @property
     def db(self) -> aiosqlite.Connection:
+        """The connection reads go to: the stand-in while degraded, else the file."""
+        if self._standin is not None:
+            return self._standin.conn
         if self._db is None:
             raise RegistryError("The registry is not open.")
         return self._db
 
+    @property
+    def health(self) -> RegistryHealth:
+        si = self._standin
+        dropped = self._dropped_before + (si.dropped if si else 0)
+        if si is None:
+            return RegistryHealth(dropped=dropped, recreated=self._recreated)
+        return RegistryHealth(ok=False, reason=self._reason, since=self._since, pending=si.pending,
+                              dropped=dropped, recreated=self._recreated)
+
+    def status_notes(self) -> list[str]:
+        return self.health.notes()
+
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._db.execute("PRAGMA journal_mode=WAL")
-            await self._db.execute("PRAGMA synchronous=NORMAL")
-            await self._db.execute("PRAGMA busy_timeout=5000")
-            await self._db.execute("PRAGMA foreign_keys=ON")
-            await self._migrate()
-        except (sqlite3.Error, RegistryError) as e:
-            if self._db is not None:
-                await self._db.close()
-                self._db = None
-            if isinstance(e, RegistryError):
-                raise
-            raise RegistryError(f"Cannot open the registry {self.path}: {e}") from e
+            self._db = await self._open_file()
+        except _Damaged as e:
+            log.error("the registry %s is damaged (%s); setting it aside and starting a new one", self.path, e)
+            kept = await asyncio.to_thread(self._set_aside)
+            self._db = await self._open_file()
+            self._recreated = _recreated_note(str(e), kept)
+        self._task = asyncio.create_task(self._watch(), name="registry-watch")
 
     async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._standin is not None:
+            try:
+                await asyncio.wait_for(self._recover(), CLOSE_FLUSH_TIMEOUT)
+            except (sqlite3.Error, OSError, RegistryError, TimeoutError) as e:
+                log.error("closing with the registry unwritable (%s): %d history rows and the state kept in "
+                          "memory since %s are lost", e, self._standin.pending if self._standin else 0,
+                          hhmm(self._since or 0))
+            if self._standin is not None:
+                await self._standin.close()
+                self._standin = None
         if self._db is not None:
-            await self._db.close()
+            with contextlib.suppress(sqlite3.Error):
+                await self._db.close()
             self._db = None
 
-    async def _migrate(self) -> None:
-        db = self.db
-        await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        async with db.execute("SELECT version FROM schema_version") as cur:
-            row = await cur.fetchone()
-        version = row[0] if row else 0
-        if version > len(MIGRATIONS):
-            raise RegistryError(
-                f"The registry {self.path} is from a newer procbot (schema {version}); upgrade procbot."
-            )
-        for i in range(version, len(MIGRATIONS)):
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                for stmt in _split_sql(MIGRATIONS[i]):
-                    await db.execute(stmt)
-                if i == 0 and not row:
-                    await db.execute("INSERT INTO schema_version(version) VALUES (1)")
-                else:
-                    await db.execute("UPDATE schema_version SET version = ?", (i + 1,))
-                await db.execute("COMMIT")
-            except sqlite3.Error:
-                await db.execute("ROLLBACK")
+    async def _open_file(self) -> aiosqlite.Connection:
+        """Connect, migrate, remember the file's identity; _Damaged for a file that is not a usable registry."""
+        db: aiosqlite.Connection | None = None
+        try:
+            if self.path.exists() and self.path.stat().st_size and not _has_header(self.path):
+                raise _Damaged("the file is not an SQLite database")
+            db = await aiosqlite.connect(self.path, isolation_level=None)
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            await db.execute("PRAGMA foreign_keys=ON")
+            await _migrate(db, self.path)
+            st = self.path.stat()
+            self._identity = (st.st_dev, st.st_ino)
+            return db
+        except (sqlite3.Error, RegistryError, _Damaged, OSError) as e:
+            if db is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    await db.close()
+            if isinstance(e, _Damaged | RegistryError):
                 raise
-            row = (i + 1,)
+            if isinstance(e, sqlite3.Error) and is_damage(e):
+                raise _Damaged(describe(e)) from e
+            raise RegistryError(f"Cannot open the registry {self.path}: {e}") from e
 
     async def schema_version(self) -> int:
         async with self.db.execute("SELECT version FROM schema_version") as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    # -- helpers ---------------------------------------------------------
+    # -- the write path ----------------------------------------------------
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One write statement; returns the last row id."""
         return (await self.write(sql, params))[1]
 
     async def write(self, sql: str, params: Sequence[Any] = ()) -> tuple[int, int]:
         """One write statement under the write lock; returns (rows touched, last row id)."""
-        async with self.write_lock:
-            try:
-                cur = await self.db.execute(sql, params)
-                result = (cur.rowcount, cur.lastrowid or 0)
-                await cur.close()
-                return result
-            except sqlite3.Error as e:
-                raise RegistryError(f"Registry write failed: {e}") from e
+        return await self._submit([Statement(sql, tuple(params))], tx=False)
 
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        async with self.write_lock:
-            await self._in_tx(lambda db: db.executemany(sql, rows))
+        await self._submit([Statement(sql, [tuple(r) for r in rows], many=True)], tx=True)
 
     async def transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         """Run several statements atomically (for modules that keep their own tables)."""
+        await self._submit([Statement(sql, tuple(params)) for sql, params in statements], tx=True)
 
-        async def run(db: aiosqlite.Connection) -> None:
-            for sql, params in statements:
-                await db.execute(sql, params)
-
+    async def _submit(self, unit: Unit, tx: bool) -> tuple[int, int]:
         async with self.write_lock:
-            await self._in_tx(run)
-
-    async def _in_tx(self, work: Callable[[aiosqlite.Connection], Awaitable[Any]]) -> None:
-        """BEGIN, work, COMMIT, or ROLLBACK and a RegistryError; the caller holds write_lock."""
-        try:
-            await self.db.execute("BEGIN")
-            await work(self.db)
-            await self.db.execute("COMMIT")
-        except sqlite3.Error as e:
-            if self.db.in_transaction:
-                await self.db.execute("ROLLBACK")
-            raise RegistryError(f"Registry write failed: {e}") from e
+            if self._standin is None:
+                problem = self._file_problem(full=False)
+                if problem is None:
+                    try:
+                        return await run_unit(self.db, unit, tx)
+                    except sqlite3.Error as e:
+                        if not is_fault(e):
+                            raise RegistryError(f"Registry write failed: {e}") from e
+                        damaged = is_damage(e) or self._file_problem(full=True) is not None
+                        await self._degrade(describe(e), damaged=damaged)
+                else:
+                    await self._degrade(problem, damaged=True)
+            assert self._standin is not None
+            try:
+                return await self._standin.apply(unit, tx)
+            except sqlite3.Error as e:
+                raise RegistryError(f"Registry write failed: {e}") from e
 
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
-            async with self.db.execute(sql, params) as cur:
-                return list(await cur.fetchall())
+            return await _fetch(self.db, sql, params)
         except sqlite3.Error as e:
-            raise RegistryError(f"Registry read failed: {e}") from e
+            if self._standin is not None or not is_fault(e):
+                raise RegistryError(f"Registry read failed: {e}") from e
+            # the file cannot be read: serve from memory (what it still had, and the live state)
+            async with self.write_lock:
+                if self._standin is None:
+                    await self._degrade(describe(e), damaged=True)
+        try:
+            return await _fetch(self.db, sql, params)
+        except sqlite3.Error as e:
+            raise RegistryUnavailable(f"The registry cannot be read right now: {e}") from e
+
+    # -- degrading and recovering ------------------------------------------
+    async def _degrade(self, reason: str, *, damaged: bool) -> None:
+        """Switch to the in-memory stand-in; the caller holds write_lock."""
+        conn = await aiosqlite.connect(":memory:", isolation_level=None)
+        await _migrate(conn, Path(":memory:"))
+        standin = StandIn(conn, self.journal_limit)
+        copied = False
+        if self._db is not None:
+            try:
+                await standin.copy_from(self._db)
+                copied = True
+            except sqlite3.Error as e:
+                log.error("could not read the registry's state back (%s): using the live state only", e)
+        if (damaged or not copied) and self.live_state is not None:
+            await standin.put_live(self.live_state(), time.time())
+        self._standin, self._damaged = standin, damaged
+        self._reason, self._since = reason, time.time()
+        log.error("the registry %s cannot be written (%s): running from memory, retrying in the background",
+                  self.path, reason)
+        self._changed()
+        self._wake.set()
+
+    async def _recover(self) -> None:
+        """Write the stand-in into the file (a new one if the old is damaged or gone) and switch back to it."""
+        si = self._standin
+        if si is None:
+            return
+        if self._damaged or self._db is None or self._file_problem(full=True) is not None:
+            await self._recreate()
+        elif self._reopen:
+            # a connection opened while the file was read-only (chattr +i) stays read-only: open it again
+            old, self._db = self._db, None
+            with contextlib.suppress(sqlite3.Error):
+                await old.close()
+            self._db = await self._open_file()
+        self._reopen = False
+        while len(si.journal) > REPLAY_BATCH:
+            await si.replay(self.db_file, REPLAY_BATCH)
+            await asyncio.sleep(0)
+        async with self.write_lock:
+            await si.finish(self.db_file)
+            self._dropped_before += si.dropped
+            self._standin = None
+        await si.close()
+        log.warning("the registry %s is written again (it could not be since %s: %s)",
+                    self.path, hhmm(self._since or 0), self._reason)
+        self._changed()
+
+    @property
+    def db_file(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RegistryError("The registry file is not open.")
+        return self._db
+
+    async def _recreate(self) -> None:
+        """Close the old file, keep it aside (never delete what may be someone's file), start a new one."""
+        reason = self._file_problem(full=True) or self._reason
+        if self._db is not None:
+            old, self._db = self._db, None
+            with contextlib.suppress(sqlite3.Error):
+                await old.close()
+        kept = await asyncio.to_thread(self._set_aside)
+        try:
+            self._db = await self._open_file()
+        except _Damaged as e:  # cannot happen for a file we just moved away, unless someone races us
+            raise RegistryError(f"the new registry is damaged too: {e}") from e
+        self._damaged = False
+        self._recreated = _recreated_note(reason, kept)
+        log.error("re-created the registry %s (%s)%s", self.path, reason, f"; the old file is {kept}" if kept else "")
+
+    def _set_aside(self) -> Path | None:
+        """Move the damaged file and its WAL and shm files away; the new path of the main file, if any."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        kept = None
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(f"{self.path}{suffix}")
+            if p.exists():
+                dest = Path(f"{self.path}.broken-{stamp}{suffix}")
+                os.replace(p, dest)
+                kept = kept or (dest if suffix == "" else None)
+        return kept
+
+    def _file_problem(self, *, full: bool) -> str | None:
+        """Why the file at ``path`` is not the registry we have open (stat; with ``full``, its header too)."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return "the registry file was deleted"
+        except OSError as e:
+            return f"the registry file cannot be examined: {e}"
+        if self._identity is not None and (st.st_dev, st.st_ino) != self._identity:
+            return "the registry file was replaced by another file"
+        if st.st_size == 0:
+            return "the registry file was truncated"
+        if full and not _has_header(self.path):
+            return "the registry file is not an SQLite database any more (truncated or overwritten)"
+        return None
+
+    async def _watch(self) -> None:
+        """Owned background task: notice a replaced file; retry a degraded registry with backoff."""
+        delay = self.retry_initial
+        while True:
+            if self._standin is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.check_every)
+                self._wake.clear()
+                if self._standin is None:
+                    problem = await asyncio.to_thread(self._file_problem, full=True)
+                    if problem is not None:
+                        async with self.write_lock:
+                            if self._standin is None:
+                                await self._degrade(problem, damaged=True)
+                delay = self.retry_initial
+                continue
+            try:
+                await self._recover()
+                continue
+            except (sqlite3.Error, OSError, RegistryError) as e:
+                self._reason = _reason(e, self._reason)
+                self._reopen = True
+                log.debug("the registry is still not writable: %s", e)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.retry_max)
+
+    def _changed(self) -> None:
+        health = self.health
+        for listener in list(self.health_listeners):
+            try:
+                listener(health)
+            except Exception:  # a listener's bug must not stop the registry
+                log.exception("registry health listener failed")
 
     # -- programs --------------------------------------------------------
     async def sync_programs(self, specs: list[tuple[str, str, str, str | None]], now: float) -> None:
@@ -293,32 +509,53 @@ class Registry:
 
     async def thin_samples(self, before: float, span: float) -> None:
         """Fold samples older than ``before`` into buckets of ``span`` seconds (keeps digests cheap)."""
-        async with self.write_lock:
-            await self._thin(before, span)
-
-    async def _thin(self, before: float, span: float) -> None:
-        await self.db.execute("BEGIN")
         try:
-            await self.db.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS thin AS SELECT * FROM samples WHERE 0"
-            )
-            await self.db.execute("DELETE FROM thin")
-            await self.db.execute(
-                "INSERT INTO thin SELECT program, CAST(at / ? AS INTEGER) * ?, ?, SUM(n), "
-                "SUM(cpu_avg*n)/SUM(n), MAX(cpu_max), SUM(rss_avg*n)/SUM(n), MAX(rss_max), SUM(up_n) "
-                "FROM samples WHERE at < ? AND span < ? GROUP BY program, CAST(at / ? AS INTEGER)",
-                (span, span, span, before, span, span),
-            )
-            await self.db.execute("DELETE FROM samples WHERE at < ? AND span < ?", (before, span))
-            await self.db.execute("INSERT INTO samples SELECT * FROM thin")
-            await self.db.execute("COMMIT")
-        except sqlite3.Error as e:
-            await self.db.execute("ROLLBACK")
+            await self.transaction([
+                ("CREATE TEMP TABLE IF NOT EXISTS thin AS SELECT * FROM samples WHERE 0", ()),
+                ("DELETE FROM thin", ()),
+                ("INSERT INTO thin SELECT program, CAST(at / ? AS INTEGER) * ?, ?, SUM(n), "
+                 "SUM(cpu_avg*n)/SUM(n), MAX(cpu_max), SUM(rss_avg*n)/SUM(n), MAX(rss_max), SUM(up_n) "
+                 "FROM samples WHERE at < ? AND span < ? GROUP BY program, CAST(at / ? AS INTEGER)",
+                 (span, span, span, before, span, span)),
+                ("DELETE FROM samples WHERE at < ? AND span < ?", (before, span)),
+                ("INSERT INTO samples SELECT * FROM thin", ()),
+            ])
+        except RegistryError as e:
             raise RegistryError(f"Thinning samples failed: {e}") from e
 
     async def prune(self, before: float) -> None:
         await self.execute("DELETE FROM samples WHERE at < ?", (before,))
         await self.execute("DELETE FROM events WHERE at < ?", (before,))
+
+    async def prune_runs(self, before: float, keep_per_program: int) -> int:
+        """Forget runs that ended before ``before``, except the newest ``keep_per_program`` of each program.
+
+        Open runs are never touched (they are what makes a live child known).
+        Deletes in short chunks so other writers (a start, an alert) wait at most one chunk.
+        """
+        return await self._prune_chunks(
+            "DELETE FROM runs WHERE id IN (SELECT id FROM (SELECT id, ended_at, ROW_NUMBER() OVER "
+            "(PARTITION BY program ORDER BY id DESC) AS newest FROM runs) "
+            "WHERE ended_at IS NOT NULL AND ended_at < ? AND newest > ? LIMIT ?)",
+            (before, keep_per_program),
+        )
+
+    async def prune_audit(self, before: float, keep_rows: int) -> int:
+        """Forget audit rows older than ``before``, and all but the newest ``keep_rows``."""
+        return await self._prune_chunks(
+            "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? OR id <= "
+            "(SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?) ORDER BY id LIMIT ?)",
+            (before, keep_rows),
+        )
+
+    async def _prune_chunks(self, sql: str, params: tuple[Any, ...]) -> int:
+        total = 0
+        while True:
+            n = (await self.write(sql, (*params, PRUNE_CHUNK)))[0]
+            total += max(n, 0)
+            if n < PRUNE_CHUNK:
+                return total
+            await asyncio.sleep(0)
 
     # -- audit -----------------------------------------------------------
     async def audit(
@@ -341,6 +578,57 @@ class Registry:
     async def audit_rows(self, limit: int = 20) -> list[AuditRow]:
         rows = await self.fetch_all("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
         return [AuditRow(*r) for r in rows]
+
+
+class _Damaged(Exception):
+    """The file is not a usable registry (corrupt, truncated, not SQLite): set it aside, start anew."""
+
+
+def _has_header(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
+def _recreated_note(reason: str, kept: Path | None) -> str:
+    where = f"; the old file was kept as {kept.name}" if kept else ""
+    return f"registry re-created at {hhmm(time.time())} ({reason}){where}"
+
+
+def _reason(e: BaseException, previous: str) -> str:
+    if isinstance(e, sqlite3.Error):
+        return describe(e)
+    return str(e) or previous
+
+
+async def _fetch(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    async with db.execute(sql, params) as cur:
+        return list(await cur.fetchall())
+
+
+async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
+    await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    async with db.execute("SELECT version FROM schema_version") as cur:
+        row = await cur.fetchone()
+    version = row[0] if row else 0
+    if version > len(MIGRATIONS):
+        raise RegistryError(f"The registry {path} is from a newer procbot (schema {version}); upgrade procbot.")
+    for i in range(version, len(MIGRATIONS)):
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            for stmt in _split_sql(MIGRATIONS[i]):
+                await db.execute(stmt)
+            if i == 0 and not row:
+                await db.execute("INSERT INTO schema_version(version) VALUES (1)")
+            else:
+                await db.execute("UPDATE schema_version SET version = ?", (i + 1,))
+            await db.execute("COMMIT")
+        except sqlite3.Error:
+            await db.execute("ROLLBACK")
+            raise
+        row = (i + 1,)
 
 
 def _split_sql(script: str) -> list[str]:
