@@ -90,6 +90,7 @@ class RegistryConnection:
         self._standin: StandIn | None = None
         self._damaged = False
         self._reopen = False
+        self._size_seen = 0
         self._identity: tuple[int, int] | None = None
         self._reason = ""
         self._since: float | None = None
@@ -165,6 +166,7 @@ class RegistryConnection:
             await _migrate(db, self.path)
             st = self.path.stat()
             self._identity = (st.st_dev, st.st_ino)
+            self._size_seen = st.st_size
             return db
         except (sqlite3.Error, RegistryError, _Damaged, OSError) as e:
             if db is not None:
@@ -200,14 +202,14 @@ class RegistryConnection:
     async def _submit(self, unit: Unit, tx: bool) -> tuple[int, int]:
         async with self.write_lock:
             if self._standin is None:
-                problem = self._file_problem(full=False)
+                problem = self._file_problem()
                 if problem is None:
                     try:
                         return await run_unit(self.db, unit, tx)
                     except sqlite3.Error as e:
                         if not is_fault(e):
                             raise RegistryError(f"Registry write failed: {e}") from e
-                        damaged = is_damage(e) or self._file_problem(full=True) is not None
+                        damaged = is_damage(e) or self._file_problem() is not None
                         await self._degrade(describe(e), damaged=damaged)
                 else:
                     await self._degrade(problem, damaged=True)
@@ -259,7 +261,7 @@ class RegistryConnection:
         si = self._standin
         if si is None:
             return
-        if self._damaged or self._file_problem(full=True) is not None:
+        if self._damaged or self._file_problem() is not None:
             await self._recreate()
         elif self._reopen or self._db is None:
             # a connection opened while the file was read-only (chattr +i) stays read-only: open it again
@@ -290,7 +292,7 @@ class RegistryConnection:
 
     async def _recreate(self) -> None:
         """Close the old file, keep it aside (never delete what may be someone's file), start a new one."""
-        reason = self._file_problem(full=True) or self._reason
+        reason = self._file_problem() or self._reason
         await self._close_file()
         kept = await asyncio.to_thread(self._set_aside)
         try:
@@ -323,8 +325,13 @@ class RegistryConnection:
                 kept = kept or (dest if suffix == "" else None)
         return kept
 
-    def _file_problem(self, *, full: bool) -> str | None:
-        """Why the file at ``path`` is not the registry we have open (stat; with ``full``, its header too)."""
+    def _file_problem(self) -> str | None:
+        """Why the file at ``path`` is not the registry we have open, from ``stat`` alone.
+
+        Never open the file here: closing any descriptor of it drops every POSIX lock this process
+        holds on it, SQLite's included, and another process would then think it may delete our WAL.
+        A file overwritten in place is caught by SQLite itself (SQLITE_NOTADB / SQLITE_CORRUPT).
+        """
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
@@ -333,10 +340,9 @@ class RegistryConnection:
             return f"the registry file cannot be examined: {e}"
         if self._identity is not None and (st.st_dev, st.st_ino) != self._identity:
             return "the registry file was replaced by another file"
-        if st.st_size == 0:
+        if st.st_size == 0 or st.st_size < self._size_seen:  # WAL mode never shrinks the main file
             return "the registry file was truncated"
-        if full and not _has_header(self.path):
-            return "the registry file is not an SQLite database any more (truncated or overwritten)"
+        self._size_seen = st.st_size
         return None
 
     async def _watch(self) -> None:
@@ -348,7 +354,7 @@ class RegistryConnection:
                     await asyncio.wait_for(self._wake.wait(), self.check_every)
                 self._wake.clear()
                 if self._standin is None:
-                    problem = await asyncio.to_thread(self._file_problem, full=True)
+                    problem = self._file_problem()  # one stat: no thread needed
                     if problem is not None:
                         async with self.write_lock:
                             if self._standin is None:

@@ -108,3 +108,26 @@ async def test_a_full_disk_posts_one_alert_that_history_is_not_recorded_and_a_re
         await wait_for(lambda: len(rig.rec.of_kind("registry_recovered")) == 1, timeout=20)
         assert rig.rec.of_kind("registry_recovered")[0].thread_ref == alert.ref
         assert len(rig.rec.of_kind("registry_degraded")) == 1
+
+
+async def test_watching_the_file_never_drops_sqlites_locks_so_other_readers_cannot_lose_its_writes(tmp_path):
+    # closing any descriptor of a file drops all of a process's POSIX locks on it, SQLite's included:
+    # another process may then take procbot's WAL for its own and checkpoint or delete it
+    import asyncio
+    import subprocess
+    import sys
+
+    reg = Registry(tmp_path / "r.db", check_every=0.01)
+    await reg.open()
+    reader = ("import sqlite3, sys, time\nfor _ in range(40):\n"
+              "    c = sqlite3.connect(sys.argv[1]); c.execute('SELECT COUNT(*) FROM runs').fetchall(); c.close()\n"
+              "    time.sleep(0.01)\n")
+    proc = subprocess.Popen([sys.executable, "-c", reader, str(reg.path)])
+    ids = []
+    while proc.poll() is None:
+        ids.append(await reg.run_started("web", len(ids), 1, 1.0, "tester"))
+        await asyncio.sleep(0.01)
+    assert proc.returncode == 0
+    ids.append(await reg.run_started("web", len(ids), 1, 1.0, "tester"))
+    assert query(reg.path, "SELECT COUNT(*) FROM runs")[0][0] == len(ids)
+    await reg.close()
