@@ -26,6 +26,8 @@ from core.events import EventBus
 from core.permissions import Permissions
 from core.ports import Messenger
 from core.registry import Registry
+from core.registry_live import supervisor_live_state
+from core.retention import prune_history
 from core.scanner import Scanner
 from core.silences import Silences
 from core.spec import Config
@@ -55,6 +57,7 @@ class App:
         self.bus = EventBus()
         self.registry = Registry(config.state_dir / "procbot.db")
         self.supervisor = Supervisor(config, self.registry, self.bus, self.clock, self.environ)
+        self.registry.live_state = lambda: supervisor_live_state(self.supervisor)
         self.scanner = Scanner(self.supervisor, self.registry, self.clock, config.procbot.scan_interval,
                                config.procbot.tree_scan_every)
         self.silences = Silences(self.registry, self.clock)
@@ -103,6 +106,7 @@ class App:
             try:
                 await self.registry.thin_samples(now - 86400, 900.0)
                 await self.registry.prune(now - keep)
+                await prune_history(self.registry, self.config.procbot, now)
             except ProcbotError as e:
                 log.error("registry maintenance failed: %s", e)
 

@@ -24,6 +24,7 @@ from core.oom import OomWatch
 from core.outbox import MessengerLookup, NotReady, Outbox
 from core.outbox_store import OutboxStore
 from core.ports import Messenger
+from core.registry_alerts import RegistryAlerts, route_destinations
 from core.sample_rollup import SampleRollup
 from core.spec import Config
 
@@ -62,7 +63,9 @@ def install_extensions(app: App, *, outbox_backoff: float = 1.0) -> Alerting:
                               registry=app.registry, clock=app.clock,
                               build_delay=min(app.config.procbot.scan_interval + 0.5, 15.0))
     # order matters: the outbox delivers what the policy queues on start-up; stop runs in reverse
-    app.extensions.extend([outbox, policy, digests])
+    registry_alerts = RegistryAlerts(app.registry, outbox, lambda: route_destinations(app.config.alerts.route),
+                                     app.host)
+    app.extensions.extend([outbox, policy, digests, registry_alerts])
     app.dispatcher.digests = digests
     app.dispatcher.notes = outbox
     return Alerting(outbox, policy, digests, incidents, builder)

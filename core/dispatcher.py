@@ -18,7 +18,7 @@ import logging
 import secrets
 import shlex
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Protocol
 
 from core import formatting as fmt
@@ -258,6 +258,7 @@ class Dispatcher:
             snaps.append(st.snapshot(now))
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no programs"
         notes = self.notes.status_notes() if self.notes else []
+        notes.extend(self.registry.status_notes())  # "history is not being recorded since ..."
         silenced = self.silences.active()
         if silenced:
             notes.append(f"{len(silenced)} active silence(s): " + ", ".join(s.target for s in silenced[:5]))
@@ -269,7 +270,7 @@ class Dispatcher:
             tone=Tone.WARN if bad else Tone.OK,
             table=Table(["PROGRAM", "STATE", "PID", "UPTIME", "CPU", "MEM", "DETAIL"], rows, states),
             # the CLI's exit status (supervisorctl's 3) reads this: "up" has one definition, State.is_up
-            data={"programs": snaps, "notes": notes,
+            data={"programs": snaps, "notes": notes, "registry": asdict(self.registry.health),
                   "not_running": [sn["name"] for sn, st in zip(snaps, states, strict=True)
                                   if not State(st).is_up]},
             ephemeral=True,

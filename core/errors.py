@@ -120,3 +120,9 @@ class ConfigProblems(ConfigError):
         self.problems = list(problems)
         self.message = "\n".join(f"{path}: {k}: {p}" if k else f"{path}: {p}" for k, p in problems)
         self.args = (self.message,)
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry can be neither read nor stood in for right now (a read that needs the file)."""
+
+    code = "registry_unavailable"

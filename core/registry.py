@@ -2,23 +2,25 @@
 
 History lives here (runs, events, samples, audit, outbox); the config stays
 the source of truth for program specs, which are mirrored into ``programs``
-so history queries can join on them.
+so history queries can join on them. A disk that refuses writes, or a
+file that goes missing, never reaches these callers: see
+:mod:`core.registry_conn` (and its note on durability).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
 from core.errors import RegistryError
-from core.schema import MIGRATIONS
+from core.registry_conn import PRUNE_CHUNK, RegistryConnection
+from core.registry_health import RegistryHealth
+from core.registry_standin import LiveRun, LiveState
+
+__all__ = ["AuditRow", "LiveRun", "LiveState", "Registry", "RegistryHealth", "RunRow", "SampleRow"]
 
 
 @dataclass(frozen=True)
@@ -61,121 +63,8 @@ class SampleRow:
     rss_max: int
     up_n: int
 
-
-class Registry:
-    """Async access to the SQLite file. Every method is safe to await from the loop."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db: aiosqlite.Connection | None = None
-        # one connection is shared by every task: transactions must not interleave
-        self.write_lock = asyncio.Lock()
-
-    @property
-    def db(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise RegistryError("The registry is not open.")
-        return self._db
-
-    async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._db.execute("PRAGMA journal_mode=WAL")
-            await self._db.execute("PRAGMA synchronous=NORMAL")
-            await self._db.execute("PRAGMA busy_timeout=5000")
-            await self._db.execute("PRAGMA foreign_keys=ON")
-            await self._migrate()
-        except (sqlite3.Error, RegistryError) as e:
-            if self._db is not None:
-                await self._db.close()
-                self._db = None
-            if isinstance(e, RegistryError):
-                raise
-            raise RegistryError(f"Cannot open the registry {self.path}: {e}") from e
-
-    async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
-
-    async def _migrate(self) -> None:
-        db = self.db
-        await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        async with db.execute("SELECT version FROM schema_version") as cur:
-            row = await cur.fetchone()
-        version = row[0] if row else 0
-        if version > len(MIGRATIONS):
-            raise RegistryError(
-                f"The registry {self.path} is from a newer procbot (schema {version}); upgrade procbot."
-            )
-        for i in range(version, len(MIGRATIONS)):
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                for stmt in _split_sql(MIGRATIONS[i]):
-                    await db.execute(stmt)
-                if i == 0 and not row:
-                    await db.execute("INSERT INTO schema_version(version) VALUES (1)")
-                else:
-                    await db.execute("UPDATE schema_version SET version = ?", (i + 1,))
-                await db.execute("COMMIT")
-            except sqlite3.Error:
-                await db.execute("ROLLBACK")
-                raise
-            row = (i + 1,)
-
-    async def schema_version(self) -> int:
-        async with self.db.execute("SELECT version FROM schema_version") as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
-
-    # -- helpers ---------------------------------------------------------
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """One write statement; returns the last row id."""
-        return (await self.write(sql, params))[1]
-
-    async def write(self, sql: str, params: Sequence[Any] = ()) -> tuple[int, int]:
-        """One write statement under the write lock; returns (rows touched, last row id)."""
-        async with self.write_lock:
-            try:
-                cur = await self.db.execute(sql, params)
-                result = (cur.rowcount, cur.lastrowid or 0)
-                await cur.close()
-                return result
-            except sqlite3.Error as e:
-                raise RegistryError(f"Registry write failed: {e}") from e
-
-    async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        async with self.write_lock:
-            await self._in_tx(lambda db: db.executemany(sql, rows))
-
-    async def transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        """Run several statements atomically (for modules that keep their own tables)."""
-
-        async def run(db: aiosqlite.Connection) -> None:
-            for sql, params in statements:
-                await db.execute(sql, params)
-
-        async with self.write_lock:
-            await self._in_tx(run)
-
-    async def _in_tx(self, work: Callable[[aiosqlite.Connection], Awaitable[Any]]) -> None:
-        """BEGIN, work, COMMIT, or ROLLBACK and a RegistryError; the caller holds write_lock."""
-        try:
-            await self.db.execute("BEGIN")
-            await work(self.db)
-            await self.db.execute("COMMIT")
-        except sqlite3.Error as e:
-            if self.db.in_transaction:
-                await self.db.execute("ROLLBACK")
-            raise RegistryError(f"Registry write failed: {e}") from e
-
-    async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        try:
-            async with self.db.execute(sql, params) as cur:
-                return list(await cur.fetchall())
-        except sqlite3.Error as e:
-            raise RegistryError(f"Registry read failed: {e}") from e
+class Registry(RegistryConnection):
+    """The registry's queries: programs, runs, events, samples, audit (the connection is in the base)."""
 
     # -- programs --------------------------------------------------------
     async def sync_programs(self, specs: list[tuple[str, str, str, str | None]], now: float) -> None:
@@ -293,32 +182,53 @@ class Registry:
 
     async def thin_samples(self, before: float, span: float) -> None:
         """Fold samples older than ``before`` into buckets of ``span`` seconds (keeps digests cheap)."""
-        async with self.write_lock:
-            await self._thin(before, span)
-
-    async def _thin(self, before: float, span: float) -> None:
-        await self.db.execute("BEGIN")
         try:
-            await self.db.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS thin AS SELECT * FROM samples WHERE 0"
-            )
-            await self.db.execute("DELETE FROM thin")
-            await self.db.execute(
-                "INSERT INTO thin SELECT program, CAST(at / ? AS INTEGER) * ?, ?, SUM(n), "
-                "SUM(cpu_avg*n)/SUM(n), MAX(cpu_max), SUM(rss_avg*n)/SUM(n), MAX(rss_max), SUM(up_n) "
-                "FROM samples WHERE at < ? AND span < ? GROUP BY program, CAST(at / ? AS INTEGER)",
-                (span, span, span, before, span, span),
-            )
-            await self.db.execute("DELETE FROM samples WHERE at < ? AND span < ?", (before, span))
-            await self.db.execute("INSERT INTO samples SELECT * FROM thin")
-            await self.db.execute("COMMIT")
-        except sqlite3.Error as e:
-            await self.db.execute("ROLLBACK")
+            await self.transaction([
+                ("CREATE TEMP TABLE IF NOT EXISTS thin AS SELECT * FROM samples WHERE 0", ()),
+                ("DELETE FROM thin", ()),
+                ("INSERT INTO thin SELECT program, CAST(at / ? AS INTEGER) * ?, ?, SUM(n), "
+                 "SUM(cpu_avg*n)/SUM(n), MAX(cpu_max), SUM(rss_avg*n)/SUM(n), MAX(rss_max), SUM(up_n) "
+                 "FROM samples WHERE at < ? AND span < ? GROUP BY program, CAST(at / ? AS INTEGER)",
+                 (span, span, span, before, span, span)),
+                ("DELETE FROM samples WHERE at < ? AND span < ?", (before, span)),
+                ("INSERT INTO samples SELECT * FROM thin", ()),
+            ])
+        except RegistryError as e:
             raise RegistryError(f"Thinning samples failed: {e}") from e
 
     async def prune(self, before: float) -> None:
         await self.execute("DELETE FROM samples WHERE at < ?", (before,))
         await self.execute("DELETE FROM events WHERE at < ?", (before,))
+
+    async def prune_runs(self, before: float, keep_per_program: int) -> int:
+        """Forget runs that ended before ``before``, except the newest ``keep_per_program`` of each program.
+
+        Open runs are never touched (they are what makes a live child known).
+        Deletes in short chunks so other writers (a start, an alert) wait at most one chunk.
+        """
+        return await self._prune_chunks(
+            "DELETE FROM runs WHERE id IN (SELECT id FROM (SELECT id, ended_at, ROW_NUMBER() OVER "
+            "(PARTITION BY program ORDER BY id DESC) AS newest FROM runs) "
+            "WHERE ended_at IS NOT NULL AND ended_at < ? AND newest > ? LIMIT ?)",
+            (before, keep_per_program),
+        )
+
+    async def prune_audit(self, before: float, keep_rows: int) -> int:
+        """Forget audit rows older than ``before``, and all but the newest ``keep_rows``."""
+        return await self._prune_chunks(
+            "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? OR id <= "
+            "(SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?) ORDER BY id LIMIT ?)",
+            (before, keep_rows),
+        )
+
+    async def _prune_chunks(self, sql: str, params: tuple[Any, ...]) -> int:
+        total = 0
+        while True:
+            n = (await self.write(sql, (*params, PRUNE_CHUNK)))[0]
+            total += max(n, 0)
+            if n < PRUNE_CHUNK:
+                return total
+            await asyncio.sleep(0)
 
     # -- audit -----------------------------------------------------------
     async def audit(
@@ -372,5 +282,3 @@ class Registry:
         return [AuditRow(*r) for r in rows], int(total[0][0])
 
 
-def _split_sql(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]

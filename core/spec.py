@@ -171,6 +171,11 @@ class ProcbotSettings(Strict):
     host_name: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sample_retention_days: int = Field(30, ge=1)
+    keep_runs_days: int = Field(90, ge=1, description="runs that ended longer ago are pruned (open runs and "
+                                "the newest keep_runs_per_program of each program are always kept)")
+    keep_runs_per_program: int = Field(100, ge=1)
+    keep_audit_days: int = Field(90, ge=1)
+    keep_audit_rows: int = Field(100_000, ge=100)
 
     _paths = field_validator("state_dir", "log_dir")(_path)
 
