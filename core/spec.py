@@ -124,6 +124,8 @@ class ProcbotSettings(Strict):
     host_name: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sample_retention_days: int = Field(30, ge=1)
+    cgroup: Literal["auto", "off"] = Field("auto", description="one cgroup v2 per program where writable")
+    orphans: Literal["stop", "leave"] = Field("stop", description="a live process of an unconfigured program")
 
 
 class Grant(Strict):

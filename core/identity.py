@@ -1,0 +1,286 @@
+"""Where a program's processes are, whatever they did: one interface, two modes.
+
+``cgroup`` (default where a writable cgroup v2 exists): each program is a
+cgroup (see core/cgroups.py). ``tags`` (fallback, or ``cgroup = "off"``): each
+child carries an environment tag and procbot is a child subreaper (see
+core/process_tags.py). Both also tag the environment, so a copy of a program
+(one spawn) is told from another by its run nonce.
+
+The runner asks "who belongs to this program?" and "tell me when they are
+gone"; the supervisor asks "what is alive?" at start-up. Neither needs the
+registry row for that: the row is history, the kernel is identity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core import process_tags
+from core.cgroups import CgroupTree, EmptyWatch, locate
+from core.process_tags import Found, Tag
+
+log = logging.getLogger(__name__)
+
+TAG_POLL = 0.05
+
+
+@dataclass
+class SpawnHook:
+    """What a spawn needs from the identity: extra environment, a pre-exec step, fds to close after."""
+
+    env: dict[str, str]
+    preexec: Callable[[], Any] | None = None
+    fds: list[int] = field(default_factory=list)
+
+    def close(self) -> None:
+        for fd in self.fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.fds.clear()
+
+
+class Identity:
+    """Base: the environment tag, shared by both modes."""
+
+    mode = "tags"
+    #: True when a crash's leftovers can be found cheaply before the respawn (cgroup mode)
+    exact = False
+
+    def __init__(self, home: str) -> None:
+        self.home = home
+
+    def start(self, is_ours: Callable[[], set[int]]) -> None:
+        """Begin (the loop is running); ``is_ours`` returns the pids of procbot's own current leaders."""
+
+    async def close(self) -> None:
+        """Stop background work; programs keep running."""
+
+    def hook(self, program: str, nonce: str) -> SpawnHook:
+        return SpawnHook({process_tags.ENV_VAR: Tag(self.home, program, nonce).value()})
+
+    async def members(self, program: str, nonce: str | None = None) -> list[int]:
+        raise NotImplementedError
+
+    def members_now(self, program: str) -> list[int] | None:
+        """Members without waiting, where that is cheap (cgroup mode); None otherwise."""
+        return None
+
+    async def signal(self, program: str, sig: int, nonce: str | None = None, skip_pgid: int | None = None) -> int:
+        """Signal every member; ``skip_pgid``: members of that group were signalled by killpg already
+        (a second SIGINT would interrupt a program's own clean exit)."""
+        pids = await self.members(program, nonce)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if skip_pgid is not None and os.getpgid(pid) == skip_pgid:
+                    continue
+                os.kill(pid, sig)
+        return len(pids)
+
+    async def kill(self, program: str, nonce: str | None = None) -> None:
+        await self.signal(program, signal.SIGKILL, nonce)
+
+    async def wait_gone(self, program: str, timeout: float, nonce: str | None = None) -> bool:
+        raise NotImplementedError
+
+    async def discover(self) -> Found:
+        """Every live process of this procbot's programs (configured or not), by program and run."""
+        raise NotImplementedError
+
+    def release(self, program: str) -> None:
+        """The program is stopped or removed: drop what was kept for it (its empty cgroup)."""
+
+
+class CgroupIdentity(Identity):
+    mode = "cgroup"
+    exact = True
+
+    def __init__(self, home: str, tree: CgroupTree) -> None:
+        super().__init__(home)
+        self.tree = tree
+        self._empty = EmptyWatch(tree)
+
+    def hook(self, program: str, nonce: str) -> SpawnHook:
+        h = super().hook(program, nonce)
+        fd = self.tree.open_procs(program)
+        h.fds.append(fd)
+        # Python 3.11's subprocess has no CLONE_INTO_CGROUP, so the child moves itself in before
+        # exec: writing "0" to cgroup.procs moves the writer. One write(2) on an fd opened here is
+        # async-signal-safe, and the child cannot fork before it, so no descendant starts outside.
+        h.preexec = _Mover(fd)
+        return h
+
+    def members_now(self, program: str) -> list[int]:
+        return self.tree.procs(program)
+
+    async def members(self, program: str, nonce: str | None = None) -> list[int]:
+        pids = self.tree.procs(program)
+        if nonce is None:
+            return pids
+        return [p for p in pids if (t := process_tags.read_tag(p)) is None or t.nonce == nonce]
+
+    async def kill(self, program: str, nonce: str | None = None) -> None:
+        if nonce is None:
+            self.tree.kill(program)
+        else:
+            await super().kill(program, nonce)
+
+    async def wait_gone(self, program: str, timeout: float, nonce: str | None = None) -> bool:
+        return await self._empty.wait_empty(program, timeout)
+
+    async def discover(self) -> Found:
+        return await asyncio.to_thread(self._discover)
+
+    def _discover(self) -> Found:
+        out: Found = {}
+        for program in self.tree.programs():
+            for pid in self.tree.procs(program):
+                tag = process_tags.read_tag(pid)
+                nonce = tag.nonce if tag is not None and tag.home == self.home else ""
+                out.setdefault(program, {}).setdefault(nonce, []).append(pid)
+        return out
+
+    def release(self, program: str) -> None:
+        try:
+            self.tree.remove(program)
+        except OSError as e:
+            log.warning("could not remove the cgroup of %s: %s", program, e)
+
+    async def close(self) -> None:
+        self._empty.close()
+
+
+class _Mover:
+    """The pre-exec step of cgroup mode: a plain object, so nothing is looked up in the child."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __call__(self) -> None:
+        os.write(self.fd, b"0")
+
+
+class TagIdentity(Identity):
+    """Fallback: the environment tag, a coalesced /proc scan, and a subreaper for double-forks."""
+
+    mode = "tags"
+
+    def __init__(self, home: str) -> None:
+        super().__init__(home)
+        self._scans = _Coalesced(lambda: process_tags.scan(home))
+        self._subreaper = False
+        self._reap_task: asyncio.Task[None] | None = None
+        self._reap_wanted: asyncio.Event | None = None  # made on the loop in start()
+        self._is_ours: Callable[[], set[int]] = set
+
+    def start(self, is_ours: Callable[[], set[int]]) -> None:
+        self._is_ours = is_ours
+        self._subreaper = process_tags.set_child_subreaper(True)
+        if not self._subreaper:
+            return
+        self._reap_wanted = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGCHLD, self._reap_wanted.set)
+        self._reap_task = asyncio.create_task(self._reaper(), name="orphan-reaper")
+
+    async def _reaper(self) -> None:
+        assert self._reap_wanted is not None
+        while True:
+            await self._reap_wanted.wait()
+            self._reap_wanted.clear()
+            ours = self._is_ours()
+            try:
+                await asyncio.to_thread(process_tags.reap_orphans, ours.__contains__)
+            except OSError as e:
+                log.warning("reaping orphans failed: %s", e)
+
+    async def close(self) -> None:
+        if self._reap_task is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGCHLD)
+            self._reap_task.cancel()
+            await asyncio.gather(self._reap_task, return_exceptions=True)
+            self._reap_task = None
+            await asyncio.to_thread(process_tags.reap_orphans, self._is_ours().__contains__)
+        if self._subreaper:
+            process_tags.set_child_subreaper(False)
+            self._subreaper = False
+        await self._scans.close()
+
+    async def members(self, program: str, nonce: str | None = None) -> list[int]:
+        runs = (await self._scans.fresh()).get(program, {})
+        if nonce is not None:
+            return list(runs.get(nonce, []))
+        return [p for pids in runs.values() for p in pids]
+
+    async def wait_gone(self, program: str, timeout: float, nonce: str | None = None) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while await self.members(program, nonce):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(TAG_POLL)
+        return True
+
+    async def discover(self) -> Found:
+        return await self._scans.fresh()
+
+
+class _Coalesced:
+    """Callers share passes of a thread job; each gets a pass that began after it asked.
+
+    ``stop all`` on a thousand programs then costs a few walks of /proc, not a thousand.
+    """
+
+    def __init__(self, job: Callable[[], Found]) -> None:
+        self._job = job
+        self._want: asyncio.Future[Found] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def fresh(self) -> Found:
+        if self._want is None:
+            self._want = asyncio.get_running_loop().create_future()
+        fut = self._want
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._run())
+        return await asyncio.shield(fut)
+
+    async def _run(self) -> None:
+        while self._want is not None:
+            fut, self._want = self._want, None
+            try:
+                res = await asyncio.to_thread(self._job)
+            except Exception as e:  # noqa: BLE001 - handed to every waiter
+                if not fut.done():
+                    fut.set_exception(e)
+            else:
+                if not fut.done():
+                    fut.set_result(res)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._want is not None and not self._want.done():
+            self._want.cancel()
+        self._want = None
+
+
+def make_identity(state_dir: Path, setting: str) -> Identity:
+    """cgroup mode where a writable cgroup v2 is found (unless ``cgroup = "off"``), else tags."""
+    home = process_tags.home_id(state_dir)
+    if setting != "off":
+        tree = locate(home)
+        if tree is not None:
+            return CgroupIdentity(home, tree)
+    return TagIdentity(home)
