@@ -155,6 +155,7 @@ class CgroupIdentity(Identity):
 
     async def close(self) -> None:
         self._empty.close()
+        self.tree.remove_base()  # only if empty: programs left running keep their cgroups
 
 
 class _Mover:

@@ -348,6 +348,8 @@ class ProgramRunner:
         st, spec = self.st, self.spec
         if st.state is State.BACKOFF:
             self._cancel_restart_timer()
+            await self._leftovers_gone()
+            await self._sweep_members()  # what the last run left (a daemon it forked) goes too
             st.state, st.next_start_at, st.pid = State.STOPPED, None, None
             st.message = f"stopped by {by}"
             self.bus.publish(ProgramEvent(EventKind.STOPPED, st.name, self.clock.time(), by=by, group=st.group))
@@ -453,13 +455,23 @@ class ProgramRunner:
         if members is None and nonce is not None:
             self._own_task(asyncio.ensure_future(self._sweep_run(nonce)))
 
+    async def _sweep_members(self, nonce: str | None = None) -> None:
+        """Stop every process of the program (or of one run): stop signal, timeout, SIGKILL."""
+        name = self.spec.name
+        if not await self.identity.members(name, nonce):
+            return
+        await self._signal_members(signal.Signals[self.spec.stop_signal], nonce)
+        if not await self.identity.wait_gone(name, self.spec.stop_timeout, nonce):
+            await self._kill_members(nonce)
+            if not await self.identity.wait_gone(name, 5.0, nonce):
+                log.error("processes of %s survive SIGKILL; leaving them", name)
+
     async def _sweep_run(self, nonce: str) -> None:
         """Tag mode: the old run's escapees (double-forked daemons, setsid children), by nonce."""
-        if await self.identity.members(self.spec.name, nonce):
-            await self._signal_members(signal.Signals[self.spec.stop_signal], nonce)
-            if not await self.identity.wait_gone(self.spec.name, self.spec.stop_timeout, nonce):
-                await self._kill_members(nonce)
-                await self.identity.wait_gone(self.spec.name, 5.0, nonce)
+        try:
+            await self._sweep_members(nonce)
+        except OSError as e:
+            log.warning("could not sweep what %s left behind: %s", self.spec.name, e)
 
     async def detach(self) -> None:
         """Stop watching without touching the process (procbot exits, programs keep running)."""
