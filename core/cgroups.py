@@ -76,9 +76,18 @@ class CgroupTree:
 
     def __init__(self, base: Path) -> None:
         self.base = base
+        self._base = str(base)
 
     def path(self, program: str) -> Path:
         return self.base / program
+
+    def _read(self, program: str, name: str) -> bytes:
+        """One small kernfs file, read with a raw fd (a third of open()'s cost: stop all reads 2 per program)."""
+        fd = os.open(f"{self._base}/{program}/{name}", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            return os.read(fd, 1 << 20)
+        finally:
+            os.close(fd)
 
     def open_procs(self, program: str) -> int:
         """An fd on the program's cgroup.procs (made if new); the child writes "0" to it to move in."""
@@ -90,8 +99,7 @@ class CgroupTree:
     def procs(self, program: str) -> list[int]:
         """Live members (zombies are not listed); [] if the cgroup does not exist."""
         try:
-            with open(self.path(program) / "cgroup.procs") as f:
-                return [int(x) for x in f.read().split()]
+            return [int(x) for x in self._read(program, "cgroup.procs").split()]
         except FileNotFoundError:
             return []
 
@@ -114,8 +122,7 @@ class CgroupTree:
 
     def populated(self, program: str) -> bool:
         try:
-            with open(self.path(program) / "cgroup.events") as f:
-                return "populated 1" in f.read()
+            return b"populated 1" in self._read(program, "cgroup.events")
         except FileNotFoundError:
             return False
 

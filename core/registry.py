@@ -64,6 +64,9 @@ _RUN_INSERT = ("INSERT INTO runs(program, pid, start_ticks, started_at, started_
                "VALUES (?,?,?,?,?,?,?) ON CONFLICT(nonce) DO NOTHING")
 
 
+_RUN_END = "UPDATE runs SET ended_at=?, exit_code=?, signal=?, reason=? WHERE nonce=? AND ended_at IS NULL"
+
+
 def _run_insert_params(c: RunStart) -> tuple[Any, ...]:
     return (c.program, c.pid, c.start_ticks, c.at, c.by, int(c.adopted), c.nonce)
 
@@ -247,17 +250,20 @@ class Registry:
         )
 
     async def record_runs(self, changes: Sequence[RunStart | RunEnd]) -> None:
-        """Starts and ends in order, in one transaction (a thousand stops are one commit, not a thousand)."""
-        stmts: list[tuple[str, Sequence[Any]]] = []
-        for c in changes:
-            if isinstance(c, RunStart):
-                stmts.append((_RUN_INSERT, _run_insert_params(c)))
+        """Starts and ends in order; each stretch of one kind is one executemany (one commit, one
+        round trip to the SQLite thread): a thousand stops cost one write, not a thousand."""
+        i = 0
+        while i < len(changes):
+            kind = type(changes[i])
+            j = i
+            while j < len(changes) and type(changes[j]) is kind:
+                j += 1
+            if kind is RunStart:
+                await self.execute_many(_RUN_INSERT, [_run_insert_params(c) for c in changes[i:j]])  # type: ignore[arg-type]
             else:
-                stmts.append(("UPDATE runs SET ended_at=?, exit_code=?, signal=?, reason=? "
-                              "WHERE nonce=? AND ended_at IS NULL",
-                              (c.at, c.exit_code, c.signal, c.reason, c.nonce)))
-        if stmts:
-            await self.transaction(stmts)
+                await self.execute_many(_RUN_END, [(c.at, c.exit_code, c.signal, c.reason, c.nonce)  # type: ignore[union-attr]
+                                                   for c in changes[i:j]])
+            i = j
 
     async def open_runs(self) -> list[RunRow]:
         rows = await self.fetch_all("SELECT * FROM runs WHERE ended_at IS NULL ORDER BY id")
