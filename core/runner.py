@@ -122,10 +122,11 @@ class ProgramRunner:
                 stdout=fd,
                 stderr=fd,
                 start_new_session=True,
-                close_fds=True,
-                preexec_fn=hook.preexec,
+                close_fds=True,  # no preexec_fn: subprocess keeps its fast vfork path (see identity._place)
             )
         except (OSError, ValueError, subprocess.SubprocessError) as e:
+            if hook is not None:
+                hook.close()
             self._spawn_failed(by, _spawn_error_text(spec, cwd, e), retry)
             if retry:
                 return
@@ -133,8 +134,13 @@ class ProgramRunner:
         finally:
             if fd is not None:
                 os.close(fd)
-            if hook is not None:
-                hook.close()
+        try:
+            if hook.placed is not None:
+                hook.placed(popen.pid)
+        except OSError as e:  # it runs, tagged; only its cgroup is missing
+            log.error("could not put %s pid %d in its cgroup: %s", spec.name, popen.pid, e)
+        finally:
+            hook.close()
         pid = popen.pid
         ticks = procfs.start_ticks(pid) or 0
         now = self.clock.time()
