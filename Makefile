@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean faults-soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# the kill -9 fault trials of tests/faults, many more of them (make test runs a bounded few)
+faults-soak: $(STAMP)
+	PROCBOT_FAULT_TRIALS=$${PROCBOT_FAULT_TRIALS:-60} $(BIN)/python -m pytest -q tests/faults/test_kill9_random.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

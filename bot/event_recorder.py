@@ -17,6 +17,8 @@ from core.registry import Registry
 
 log = logging.getLogger(__name__)
 
+_FIELDS = dataclasses.fields(ProgramEvent)
+
 
 class EventRecorder:
     def __init__(self, bus: EventBus, registry: Registry, batch_delay: float = 0.05) -> None:
@@ -53,8 +55,10 @@ class EventRecorder:
     async def _write(self, events: list[ProgramEvent]) -> None:
         rows = []
         for ev in events:
-            detail = {k: v for k, v in dataclasses.asdict(ev).items()
-                      if k not in ("kind", "program", "at") and v not in (None, "", {}, 0)}
+            # a shallow read of the fields: dataclasses.asdict deep-copies and costs ~0.7 ms an event,
+            # which held the loop for ~0.2 s after `stop all` of 300 programs
+            detail = {f.name: v for f in _FIELDS if f.name not in ("kind", "program", "at")
+                      and (v := getattr(ev, f.name)) not in (None, "", {}, 0)}
             rows.append((ev.at, ev.program, ev.kind.value, detail))
         try:
             await self.registry.add_events(rows)

@@ -26,6 +26,7 @@ _CAUSE_TITLE = {
     "gave_up": "crashed; procbot gave up restarting it",
     "spawn_failed": "failed to start",
     "watch_lost": "disappeared",
+    "orphan_stopped": "was running unconfigured; stopped",
 }
 
 
@@ -33,7 +34,7 @@ def exit_description(inc: Incident) -> str:
     """What happened, in words: "killed by SIGKILL: out of memory?", "exit code 3", ..."""
     if inc.cause == "spawn_failed":
         return inc.message or "could not be started"
-    if inc.cause == "watch_lost":
+    if inc.cause in ("watch_lost", "orphan_stopped"):
         return inc.message or "process not found"
     if inc.signal:
         return f"killed by {inc.signal}: out of memory?" if inc.signal == "SIGKILL" and inc.oom else (

@@ -25,6 +25,7 @@ class EventKind(StrEnum):
     STOPPED = "stopped"          # stopped on request
     WATCH_LOST = "watch_lost"    # a watched program disappeared
     WATCH_FOUND = "watch_found"
+    ORPHAN_STOPPED = "orphan_stopped"  # alive at start-up but no longer configured: stopped
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 from core.registry import Registry
 
 #: event kinds that open or extend an incident
-FAILURE_KINDS = ("crashed", "gave_up", "spawn_failed", "watch_lost")
+FAILURE_KINDS = ("crashed", "gave_up", "spawn_failed", "watch_lost", "orphan_stopped")
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,44 @@ class RunRow:
     reason: str | None
     started_by: str
     adopted: bool
+    nonce: str = ""
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """A spawn (or an adoption) to record."""
+
+    program: str
+    pid: int
+    start_ticks: int
+    at: float
+    by: str
+    nonce: str
+    adopted: bool = False
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    nonce: str
+    at: float
+    exit_code: int | None
+    signal: str | None
+    reason: str
+
+
+_RUN_INSERT = ("INSERT INTO runs(program, pid, start_ticks, started_at, started_by, adopted, nonce) "
+               "VALUES (?,?,?,?,?,?,?) ON CONFLICT(nonce) DO NOTHING")
+
+
+_RUN_END = "UPDATE runs SET ended_at=?, exit_code=?, signal=?, reason=? WHERE nonce=? AND ended_at IS NULL"
+
+
+def _run_insert_params(c: RunStart) -> tuple[Any, ...]:
+    return (c.program, c.pid, c.start_ticks, c.at, c.by, int(c.adopted), c.nonce)
+
+
+def _run_row(r: Sequence[Any]) -> RunRow:
+    return RunRow(*r[:10], adopted=bool(r[10]), nonce=r[11] or "")
 
 
 @dataclass(frozen=True)
@@ -80,38 +119,57 @@ class Registry(RegistryConnection):
         await self.execute(f"DELETE FROM programs WHERE name NOT IN ({marks})", names)
 
     # -- runs ------------------------------------------------------------
+    # A run is keyed by its nonce (made before the spawn, carried in the child's environment), so
+    # its INSERT may land late and its UPDATE replays against it without a DB-assigned id.
     async def run_started(
-        self, program: str, pid: int, start_ticks: int, at: float, by: str, adopted: bool = False
+        self, program: str, pid: int, start_ticks: int, at: float, by: str, adopted: bool = False,
+        nonce: str | None = None,
     ) -> int:
-        return await self.execute(
-            "INSERT INTO runs(program, pid, start_ticks, started_at, started_by, adopted) VALUES (?,?,?,?,?,?)",
-            (program, pid, start_ticks, at, by, int(adopted)),
-        )
+        return await self.execute(_RUN_INSERT, _run_insert_params(
+            RunStart(program, pid, start_ticks, at, by, nonce or secrets.token_hex(6), adopted)))
 
     async def run_ended(
-        self, run_id: int, at: float, exit_code: int | None, signal: str | None, reason: str
+        self, run: int | str, at: float, exit_code: int | None, signal: str | None, reason: str
     ) -> None:
+        """End a run, named by its nonce (or, for callers from before nonces, its row id)."""
+        key = "nonce" if isinstance(run, str) else "id"
         await self.execute(
-            "UPDATE runs SET ended_at=?, exit_code=?, signal=?, reason=? WHERE id=? AND ended_at IS NULL",
-            (at, exit_code, signal, reason, run_id),
+            f"UPDATE runs SET ended_at=?, exit_code=?, signal=?, reason=? WHERE {key}=? AND ended_at IS NULL",
+            (at, exit_code, signal, reason, run),
         )
+
+    async def record_runs(self, changes: Sequence[RunStart | RunEnd]) -> None:
+        """Starts and ends in order; each stretch of one kind is one executemany (one commit, one
+        round trip to the SQLite thread): a thousand stops cost one write, not a thousand."""
+        i = 0
+        while i < len(changes):
+            kind = type(changes[i])
+            j = i
+            while j < len(changes) and type(changes[j]) is kind:
+                j += 1
+            if kind is RunStart:
+                await self.execute_many(_RUN_INSERT, [_run_insert_params(c) for c in changes[i:j]])  # type: ignore[arg-type]
+            else:
+                await self.execute_many(_RUN_END, [(c.at, c.exit_code, c.signal, c.reason, c.nonce)  # type: ignore[union-attr]
+                                                   for c in changes[i:j]])
+            i = j
 
     async def open_runs(self) -> list[RunRow]:
         rows = await self.fetch_all("SELECT * FROM runs WHERE ended_at IS NULL ORDER BY id")
-        return [RunRow(*r[:10], adopted=bool(r[10])) for r in rows]
+        return [_run_row(r) for r in rows]
 
     async def runs(self, program: str, limit: int = 20) -> list[RunRow]:
         rows = await self.fetch_all(
             "SELECT * FROM runs WHERE program=? ORDER BY id DESC LIMIT ?", (program, limit)
         )
-        return [RunRow(*r[:10], adopted=bool(r[10])) for r in rows]
+        return [_run_row(r) for r in rows]
 
     async def runs_between(self, since: float, until: float) -> list[RunRow]:
         rows = await self.fetch_all(
             "SELECT * FROM runs WHERE started_at < ? AND (ended_at IS NULL OR ended_at >= ?) ORDER BY id",
             (until, since),
         )
-        return [RunRow(*r[:10], adopted=bool(r[10])) for r in rows]
+        return [_run_row(r) for r in rows]
 
     # -- events ----------------------------------------------------------
     async def add_events(self, rows: list[tuple[float, str, str, dict[str, Any]]]) -> None:

@@ -19,8 +19,8 @@ def supervisor_live_state(sup: Supervisor) -> LiveState:
     runs = []
     for runner in sup.runners.values():
         st = runner.st
-        if st.run_id is not None and st.pid is not None and st.state.is_up:
-            runs.append(LiveRun(id=st.run_id, program=st.name, pid=st.pid, start_ticks=st.start_ticks or 0,
+        if runner.nonce is not None and st.pid is not None and st.state.is_up:
+            runs.append(LiveRun(nonce=runner.nonce, program=st.name, pid=st.pid, start_ticks=st.start_ticks or 0,
                                 started_at=st.started_at or 0.0,
                                 started_by="adopted" if st.adopted else "procbot", adopted=st.adopted))
     return LiveState(programs=programs, runs=runs)

@@ -64,7 +64,7 @@ def is_history(unit: Unit) -> bool:
 class LiveRun:
     """A run procbot knows is live right now (the supervisor's view, written back into a new file)."""
 
-    id: int
+    nonce: str  # the key of a run row (and of the child's environment tag)
     program: str
     pid: int
     start_ticks: int
@@ -138,9 +138,10 @@ class StandIn:
             [(n, k, j, g, now) for n, k, j, g in live.programs],
         )
         await self.conn.executemany(
-            "INSERT OR REPLACE INTO runs(id, program, pid, start_ticks, started_at, started_by, adopted) "
-            "VALUES (?,?,?,?,?,?,?)",
-            [(r.id, r.program, r.pid, r.start_ticks, r.started_at, r.started_by, int(r.adopted)) for r in live.runs],
+            "INSERT INTO runs(program, pid, start_ticks, started_at, started_by, adopted, nonce) "
+            "VALUES (?,?,?,?,?,?,?) ON CONFLICT(nonce) DO NOTHING",
+            [(r.program, r.pid, r.start_ticks, r.started_at, r.started_by, int(r.adopted), r.nonce)
+             for r in live.runs],
         )
 
     async def apply(self, unit: Unit, tx: bool) -> tuple[int, int]:

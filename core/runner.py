@@ -18,12 +18,14 @@ from pathlib import Path
 
 from core import procfs
 from core.clock import Clock
-from core.errors import AlreadyRunning, NotRunning, RegistryError, SpawnFailed
+from core.errors import AlreadyRunning, NotRunning, SpawnFailed
 from core.events import EventBus, EventKind, ProgramEvent
 from core.exit_watch import ExitStatus, ExitWatcher
+from core.identity import Identity, SpawnHook
 from core.log_files import log_path, open_for_child
+from core.process_tags import new_nonce
 from core.program_state import ProgramState, State
-from core.registry import Registry
+from core.run_log import RunLog
 from core.spec import ProgramSpec
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,8 @@ class ProgramRunner:
         self,
         spec: ProgramSpec,
         *,
-        registry: Registry,
+        run_log: RunLog,
+        identity: Identity,
         bus: EventBus,
         clock: Clock,
         log_dir: Path,
@@ -45,7 +48,8 @@ class ProgramRunner:
         tasks: Callable[[asyncio.Task[None]], None],
     ) -> None:
         self.spec = spec
-        self.registry = registry
+        self.run_log = run_log
+        self.identity = identity
         self.bus = bus
         self.clock = clock
         self.log_dir = log_dir
@@ -62,11 +66,14 @@ class ProgramRunner:
         self._uptime_timer: asyncio.TimerHandle | None = None
         self._stopping = False
         self._sweep: asyncio.Future[None] | None = None
+        self.nonce: str | None = None  # the current run's, as in its environment tag and its row
 
     # -- public operations (callers hold no lock; we take it) -------------
-    async def start(self, by: str) -> None:
+    async def start(self, by: str, automatic: bool = False) -> None:
+        """Start by hand, or ``automatic`` (autostart, reload): a failed automatic start is retried
+        with the backoff, like a crash, instead of raising."""
         async with self.lock:
-            await self._start_locked(by, manual=True)
+            await self._start_locked(by, manual=True, retry=automatic)
 
     async def stop(self, by: str) -> None:
         async with self.lock:
@@ -79,7 +86,7 @@ class ProgramRunner:
             await self._start_locked(by, manual=True)
 
     # -- spawning --------------------------------------------------------
-    async def _start_locked(self, by: str, manual: bool) -> None:
+    async def _start_locked(self, by: str, manual: bool, retry: bool = False) -> None:
         st = self.st
         if st.state in (State.STARTING, State.RUNNING):
             raise AlreadyRunning(f"`{st.name}` is already running (pid {st.pid}).")
@@ -89,41 +96,51 @@ class ProgramRunner:
             st.failures.clear()
             st.quick_failures = 0
             st.restarts = 0
-        await self._spawn(by)
+        self._spawn(by, retry)
 
     async def _leftovers_gone(self) -> None:
         if self._sweep is not None:
             await asyncio.gather(self._sweep, return_exceptions=True)
             self._sweep = None
 
-    async def _spawn(self, by: str) -> None:
+    def _spawn(self, by: str, retry: bool) -> None:
+        """Fork the program. A failure raises SpawnFailed, or with ``retry`` goes to backoff like a crash."""
         st, spec = self.st, self.spec
-        cwd = str(self._resolve(spec.cwd)) if spec.cwd else None
-        fd = open_for_child(self.log_file)
+        nonce = new_nonce()
+        cwd: str | None = None
+        hook: SpawnHook | None = None
+        fd: int | None = None
         try:
+            cwd = str(self._resolve(spec.cwd)) if spec.cwd else None
+            hook = self.identity.hook(spec.name, nonce)
+            fd = open_for_child(self.log_file)
             popen = subprocess.Popen(  # argv list, never a shell
                 spec.command,
                 cwd=cwd,
-                env=self.env,
+                env={**self.env, **hook.env},
                 stdin=subprocess.DEVNULL,
                 stdout=fd,
                 stderr=fd,
                 start_new_session=True,
-                close_fds=True,
+                close_fds=True,  # no preexec_fn: subprocess keeps its fast vfork path (see identity._place)
             )
-        except (OSError, ValueError) as e:
-            st.state = State.SPAWN_ERROR
-            st.pid = None
-            st.message = _spawn_error_text(spec, cwd, e)
-            self.bus.publish(
-                ProgramEvent(
-                    EventKind.SPAWN_FAILED, st.name, self.clock.time(), message=st.message, by=by,
-                    group=st.group, next_action="not restarting until started by hand",
-                )
-            )
+        except (OSError, ValueError, subprocess.SubprocessError) as e:
+            if hook is not None:
+                hook.close()
+            self._spawn_failed(by, _spawn_error_text(spec, cwd, e), retry)
+            if retry:
+                return
             raise SpawnFailed(st.message) from e
         finally:
-            os.close(fd)
+            if fd is not None:
+                os.close(fd)
+        try:
+            if hook.placed is not None:
+                hook.placed(popen.pid)
+        except OSError as e:  # it runs, tagged; only its cgroup is missing
+            log.error("could not put %s pid %d in its cgroup: %s", spec.name, popen.pid, e)
+        finally:
+            hook.close()
         pid = popen.pid
         ticks = procfs.start_ticks(pid) or 0
         now = self.clock.time()
@@ -135,31 +152,72 @@ class ProgramRunner:
         st.next_start_at = None
         st.state = State.STARTING
         st.run_id = None
+        self.nonce = nonce
         self._exited = asyncio.Event()
-        # Record (pid, start) before anything else. The child cannot vanish meanwhile: it stays a
-        # zombie until we reap it, so the pidfd opened just after still reports an early exit.
-        try:
-            st.run_id = await self.registry.run_started(st.name, pid, ticks, now, by)
-        except RegistryError as e:
-            # an unrecorded process would be forgotten (and duplicated) after a procbot restart
-            _killpg(pid, signal.SIGKILL)
-            await asyncio.to_thread(os.waitpid, pid, 0)
-            popen.returncode = -9
-            self._popen = None
-            st.state, st.pid = State.SPAWN_ERROR, None
-            st.message = f"cannot start `{st.name}`: its run could not be recorded ({e})"
-            self.bus.publish(ProgramEvent(EventKind.SPAWN_FAILED, st.name, now, message=st.message, by=by,
-                                          group=st.group, next_action="not restarting until started by hand"))
-            raise SpawnFailed(st.message) from e
+        # The child cannot vanish before the watcher exists: it stays a zombie until we reap it, so
+        # the pidfd opened now still reports an early exit. The row is written behind our back (the
+        # cgroup or the tag, not the row, is what makes the process known to the next procbot), so
+        # a registry that is full or locked never delays, kills or forgets the program.
         self._watch(is_child=True)
+        self.run_log.started(st.name, pid, ticks, now, by, nonce)
         self.bus.publish(ProgramEvent(EventKind.STARTED, st.name, now, pid=pid, by=by, group=st.group))
         self._arm_uptime_timer(self.spec.min_uptime)
         log.info("started %s pid=%d by=%s", st.name, pid, by)
 
-    def adopt(self, run_id: int, pid: int, ticks: int, started_at: float) -> bool:
-        """Take over a process a previous procbot started; False if it is gone."""
+    def _spawn_failed(self, by: str, message: str, retry: bool) -> None:
+        """A start the OS refused. By hand: spawn-error, the user hears why. Automatic: it counts as a
+        failure (like supervisord's startretries) and is retried with the backoff until the give-up rule."""
         st = self.st
-        st.pid, st.start_ticks, st.run_id = pid, ticks, run_id
+        now = self.clock.time()
+        st.pid = None
+        st.message = message
+        log.error("%s (by %s)", message, by)
+        if not retry:
+            st.state = State.SPAWN_ERROR
+            self.bus.publish(ProgramEvent(
+                EventKind.SPAWN_FAILED, st.name, now, message=message, by=by, group=st.group,
+                next_action="not restarting until started by hand"))
+            return
+        self._count_failure(self.clock.monotonic())
+        st.quick_failures += 1
+        if self._gave_up(now, message=message, group=st.group):
+            return
+        delay = self._backoff_delay()
+        st.state = State.BACKOFF
+        st.next_start_at = now + delay
+        self.bus.publish(ProgramEvent(
+            EventKind.SPAWN_FAILED, st.name, now, message=message, by=by, group=st.group,
+            failures_in_window=len(st.failures), restarts=st.restarts,
+            next_action=f"retrying in {_fmt_secs(delay)}", next_delay=delay))
+        self._schedule_restart(delay)
+
+    def _count_failure(self, mono: float) -> None:
+        st = self.st
+        st.failures.append(mono)
+        while st.failures and st.failures[0] < mono - self.spec.give_up.window:
+            st.failures.popleft()
+
+    def _gave_up(self, now: float, **base: object) -> bool:
+        st, spec = self.st, self.spec
+        if len(st.failures) < spec.give_up.failures:
+            return False
+        st.state = State.FATAL
+        why = f"{base['message']}; " if base.get("message") and "exit_code" not in base else ""
+        st.message = (f"{why}gave up after {len(st.failures)} failures in "
+                      f"{_fmt_secs(spec.give_up.window)}; start it by hand")
+        self.bus.publish(ProgramEvent(EventKind.GAVE_UP, st.name, now, failures_in_window=len(st.failures),
+                                      restarts=st.restarts, next_action="gave up", **base))  # type: ignore[arg-type]
+        return True
+
+    def adopt(self, nonce: str, pid: int, ticks: int, started_at: float, recorded: bool = True) -> bool:
+        """Take over a process a previous procbot started; False if it is gone.
+
+        ``recorded`` is False for a process found in the program's cgroup or by its tag with no run
+        row (procbot died between the spawn and the write, or the registry was lost): it gets one now.
+        """
+        st = self.st
+        st.pid, st.start_ticks, st.run_id = pid, ticks, None
+        self.nonce = nonce
         st.started_at = started_at
         uptime = max(0.0, self.clock.time() - started_at)
         st.started_mono = self.clock.monotonic() - uptime
@@ -167,6 +225,8 @@ class ProgramRunner:
         self._exited = asyncio.Event()
         if not self._watch(is_child=False):
             return False
+        if not recorded:
+            self.run_log.started(st.name, pid, ticks, started_at, "adopted", nonce, adopted=True)
         st.state = State.RUNNING if uptime >= self.spec.min_uptime else State.STARTING
         if st.state is State.STARTING:
             self._arm_uptime_timer(self.spec.min_uptime - uptime)
@@ -211,20 +271,20 @@ class ProgramRunner:
             self._uptime_timer = None
         now, mono = self.clock.time(), self.clock.monotonic()
         runtime = mono - st.started_mono if st.started_mono is not None else None
-        pid, run_id = st.pid, st.run_id
+        pid, nonce = st.pid, self.nonce
         st.exit_code, st.signal = status.exit_code, status.signal
         st.last_exit_at, st.last_runtime = now, runtime
         self._exited.set()
         if self._stopping:
-            self._own_task(asyncio.ensure_future(self._record_end(run_id, now, status, "stopped")))
+            self.run_log.ended(nonce, now, status.exit_code, status.signal, "stopped")
             return
         if pid is not None:
-            self._sweep_leftovers(pid)
+            self._sweep_leftovers(pid, nonce)
         expected = status.known and status.signal is None and status.exit_code in spec.expected_exit_codes
         quick = runtime is not None and runtime < spec.min_uptime
         restart = spec.restart == "always" or (spec.restart == "on-failure" and not expected)
         reason = "exited" if expected else "crashed"
-        self._own_task(asyncio.ensure_future(self._record_end(run_id, now, status, reason)))
+        self.run_log.ended(nonce, now, status.exit_code, status.signal, reason)
         base = dict(pid=pid, exit_code=status.exit_code, signal=status.signal, runtime=runtime,
                     group=st.group, message=status.describe())
         if not restart:
@@ -234,16 +294,9 @@ class ProgramRunner:
                                           restarts=st.restarts, **base))  # type: ignore[arg-type]
             return
         if not expected:
-            st.failures.append(mono)
-            while st.failures and st.failures[0] < mono - spec.give_up.window:
-                st.failures.popleft()
+            self._count_failure(mono)
         st.quick_failures = st.quick_failures + 1 if quick else 0
-        if len(st.failures) >= spec.give_up.failures:
-            st.state = State.FATAL
-            st.message = (f"gave up after {len(st.failures)} failures in "
-                          f"{_fmt_secs(spec.give_up.window)}; start it by hand")
-            self.bus.publish(ProgramEvent(EventKind.GAVE_UP, st.name, now, failures_in_window=len(st.failures),
-                                          restarts=st.restarts, next_action="gave up", **base))  # type: ignore[arg-type]
+        if self._gave_up(now, **base):
             return
         delay = self._backoff_delay()
         st.state = State.BACKOFF
@@ -282,25 +335,27 @@ class ProgramRunner:
             self._restart_timer = None
             if self.st.state is not State.BACKOFF:
                 return  # a manual stop or start got there first
-            await self._leftovers_gone()
-            self.st.restarts += 1
-            with contextlib.suppress(SpawnFailed):
-                await self._spawn("procbot (restart policy)")
+            by = "procbot (restart policy)"
+            try:
+                await self._leftovers_gone()
+                self.st.restarts += 1
+                self._spawn(by, retry=True)
+            except Exception as e:  # never left in backoff with nothing scheduled: retry, or give up
+                log.exception("restarting %s failed", self.st.name)
+                self._spawn_failed(by, f"cannot start `{self.st.name}`: {e}", retry=True)
 
     def _cancel_restart_timer(self) -> None:
         if self._restart_timer is not None:
             self._restart_timer.cancel()
             self._restart_timer = None
 
-    async def _record_end(self, run_id: int | None, now: float, status: ExitStatus, reason: str) -> None:
-        if run_id is not None:
-            await self.registry.run_ended(run_id, now, status.exit_code, status.signal, reason)
-
     # -- stopping --------------------------------------------------------
     async def _stop_locked(self, by: str) -> None:
         st, spec = self.st, self.spec
         if st.state is State.BACKOFF:
             self._cancel_restart_timer()
+            await self._leftovers_gone()
+            await self._sweep_members()  # what the last run left (a daemon it forked) goes too
             st.state, st.next_start_at, st.pid = State.STOPPED, None, None
             st.message = f"stopped by {by}"
             self.bus.publish(ProgramEvent(EventKind.STOPPED, st.name, self.clock.time(), by=by, group=st.group))
@@ -312,12 +367,16 @@ class ProgramRunner:
         self._stopping = True
         try:
             sig = signal.Signals[spec.stop_signal]
+            deadline = self.clock.monotonic() + spec.stop_timeout
+            # the group, and every process of the program that left it (setsid, setpgid, double-fork)
             _killpg(pgid, sig)
+            await self._signal_members(sig, skip_pgid=pgid)
             if not await self._wait_exit(spec.stop_timeout):
                 log.warning("%s ignored %s for %.1fs; sending SIGKILL", st.name, sig.name, spec.stop_timeout)
                 _killpg(pgid, signal.SIGKILL)
+                await self._kill_members()
                 await self._wait_exit(10.0)
-            await self._sweep_group(pgid, spec.stop_timeout)
+            await self._sweep_all(pgid, max(0.0, deadline - self.clock.monotonic()))
         finally:
             self._stopping = False
         st.state = State.STOPPED
@@ -325,7 +384,21 @@ class ProgramRunner:
         st.message = f"stopped by {by}"
         self.bus.publish(ProgramEvent(EventKind.STOPPED, st.name, self.clock.time(), by=by, group=st.group,
                                       exit_code=st.exit_code, signal=st.signal))
-        log.info("stopped %s by=%s", st.name, by)
+        # debug, not info: the STOPPED event is recorded and shown anyway, and a log record through
+        # the rotating JSON handler was half of the daemon's work in `stop all` of 1000 programs
+        log.debug("stopped %s by=%s", st.name, by)
+
+    async def _signal_members(self, sig: int, nonce: str | None = None, skip_pgid: int | None = None) -> None:
+        try:
+            await self.identity.signal(self.spec.name, sig, nonce, skip_pgid)
+        except OSError as e:  # EMFILE, a vanished cgroup: the group signal went out anyway
+            log.warning("could not signal all processes of %s: %s", self.spec.name, e)
+
+    async def _kill_members(self, nonce: str | None = None) -> None:
+        try:
+            await self.identity.kill(self.spec.name, nonce)
+        except OSError as e:
+            log.warning("could not kill all processes of %s: %s", self.spec.name, e)
 
     async def _wait_exit(self, timeout: float) -> bool:
         try:
@@ -334,33 +407,79 @@ class ProgramRunner:
         except TimeoutError:
             return False
 
-    async def _sweep_group(self, pgid: int, timeout: float) -> None:
-        """Children left in the group after the leader died get the rest of the timeout, then SIGKILL.
+    async def _sweep_all(self, pgid: int, timeout: float, nonce: str | None = None) -> None:
+        """What is left of the program after its leader died gets the rest of the timeout, then SIGKILL.
 
-        The /proc walk runs in a thread; a process that survives SIGKILL (stuck in
-        uninterruptible sleep) is reported and left, so a stop always ends.
+        Waiting is event-driven in cgroup mode (cgroup.events through inotify). A process that
+        survives SIGKILL (stuck in uninterruptible sleep) is reported and left, so a stop always ends.
         """
+        name = self.spec.name
+        if await self._gone(pgid, timeout, nonce):
+            return
+        _killpg(pgid, signal.SIGKILL)
+        await self._kill_members(nonce)
+        if not await self._gone(pgid, 5.0, nonce):
+            log.error("processes of %s survive SIGKILL; leaving them", name)
+
+    async def _gone(self, pgid: int, timeout: float, nonce: str | None) -> bool:
+        """True once neither the process group nor the program's cgroup/tagged processes are left."""
         deadline = self.clock.monotonic() + timeout
-        killed = False
+        try:
+            if not await self.identity.wait_gone(self.spec.name, timeout, nonce):
+                return False
+        except OSError as e:
+            log.warning("cannot tell whether %s's processes are gone: %s", self.spec.name, e)
+        if self.identity.exact:
+            return True  # the group is inside the cgroup
         while _group_signalable(pgid) and await asyncio.to_thread(_group_alive, pgid):
             if self.clock.monotonic() >= deadline:
-                if killed:
-                    log.error("processes in %s's group %d survive SIGKILL; leaving them", self.st.name, pgid)
-                    return
-                _killpg(pgid, signal.SIGKILL)
-                killed = True
-                deadline = self.clock.monotonic() + 5.0
+                return False
             await asyncio.sleep(GROUP_SWEEP_POLL)
+        return True
 
-    def _sweep_leftovers(self, pgid: int) -> None:
-        """The leader crashed but its children live on (workers of a killed master): stop them
-        before the replacement starts, so they do not pile up holding ports and memory."""
-        if not _group_signalable(pgid):
+    def _sweep_leftovers(self, pgid: int, nonce: str | None) -> None:
+        """The leader crashed but processes of its run live on (workers of a killed master, a daemon
+        it forked): stop them. In cgroup mode the replacement waits until they are gone, so they do
+        not pile up holding ports and memory; the check is one small read, so a crash with nothing
+        left respawns at once. In tag mode finding escapees takes a /proc walk, which must not delay
+        the respawn: the group is waited for, the run's tagged escapees are swept in the background
+        (by nonce, so the replacement is never touched)."""
+        name, sig = self.spec.name, signal.Signals[self.spec.stop_signal]
+        try:
+            members = self.identity.members_now(name)
+        except OSError as e:
+            log.warning("cannot list what %s left behind: %s", name, e)
+            members = None
+        group = _group_signalable(pgid)
+        if group or members:
+            log.warning("%s exited leaving processes behind; stopping them", name)
+            _killpg(pgid, sig)
+            for pid in members or []:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    if os.getpgid(pid) != pgid:
+                        os.kill(pid, sig)
+            self._sweep = asyncio.ensure_future(self._sweep_all(pgid, self.spec.stop_timeout))
+            self._own_task(self._sweep)
+        if members is None and nonce is not None:
+            self._own_task(asyncio.ensure_future(self._sweep_run(nonce)))
+
+    async def _sweep_members(self, nonce: str | None = None) -> None:
+        """Stop every process of the program (or of one run): stop signal, timeout, SIGKILL."""
+        name = self.spec.name
+        if not await self.identity.members(name, nonce):
             return
-        log.warning("%s exited leaving processes in group %d; stopping them", self.st.name, pgid)
-        _killpg(pgid, signal.Signals[self.spec.stop_signal])
-        self._sweep = asyncio.ensure_future(self._sweep_group(pgid, self.spec.stop_timeout))
-        self._own_task(self._sweep)
+        await self._signal_members(signal.Signals[self.spec.stop_signal], nonce)
+        if not await self.identity.wait_gone(name, self.spec.stop_timeout, nonce):
+            await self._kill_members(nonce)
+            if not await self.identity.wait_gone(name, 5.0, nonce):
+                log.error("processes of %s survive SIGKILL; leaving them", name)
+
+    async def _sweep_run(self, nonce: str) -> None:
+        """Tag mode: the old run's escapees (double-forked daemons, setsid children), by nonce."""
+        try:
+            await self._sweep_members(nonce)
+        except OSError as e:
+            log.warning("could not sweep what %s left behind: %s", self.spec.name, e)
 
     async def detach(self) -> None:
         """Stop watching without touching the process (procbot exits, programs keep running)."""

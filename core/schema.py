@@ -142,4 +142,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_thread ON outbox(thread_of) WHERE thread_of IS NOT NULL;
     CREATE INDEX incidents_opened ON incidents(opened_at);
     """,
+    # 3: run nonces (issue 7). A run is keyed by the nonce procbot generates before the spawn and
+    #   puts in the child's environment, so a row can be written late (a buffered INSERT and a later
+    #   UPDATE replay in order, with no DB-assigned id) and a found process can be matched to its row.
+    #   Rows from before get a unique legacy nonce.
+    """
+    ALTER TABLE runs ADD COLUMN nonce TEXT;
+    UPDATE runs SET nonce = 'legacy-' || id WHERE nonce IS NULL;
+    CREATE UNIQUE INDEX runs_nonce ON runs(nonce);
+    """,
 ]

@@ -176,6 +176,8 @@ class ProcbotSettings(Strict):
     keep_runs_per_program: int = Field(100, ge=1)
     keep_audit_days: int = Field(90, ge=1)
     keep_audit_rows: int = Field(100_000, ge=100)
+    cgroup: Literal["auto", "off"] = Field("auto", description="one cgroup v2 per program where writable")
+    orphans: Literal["stop", "leave"] = Field("stop", description="a live process of an unconfigured program")
 
     _paths = field_validator("state_dir", "log_dir")(_path)
 

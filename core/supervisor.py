@@ -15,13 +15,15 @@ import os
 from collections.abc import Mapping
 from difflib import get_close_matches
 
-from core import procfs
 from core.clock import Clock
-from core.errors import NotFound, ProcbotError
-from core.events import EventBus, EventKind, ProgramEvent
+from core.errors import NotFound, ProcbotError, RegistryError
+from core.events import EventBus
 from core.grammar import Target
+from core.identity import Identity, make_identity
 from core.program_state import ProgramState, State
+from core.reconcile import Reconciler
 from core.registry import Registry
+from core.run_log import RunLog
 from core.runner import ProgramRunner
 from core.spec import Config
 from core.watched import WatchedProgram
@@ -47,6 +49,8 @@ class Supervisor:
         self._base_env = {k: v for k, v in base_env.items() if k not in secret}
         self._tasks: set[asyncio.Task[None]] = set()
         self._reload_lock = asyncio.Lock()  # two reloads at once would both start a changed program
+        self.identity: Identity = make_identity(config.state_dir, config.procbot.cgroup)
+        self.run_log = RunLog(registry)
         self.runners: dict[str, ProgramRunner] = {}
         self.watched: dict[str, WatchedProgram] = {}
         self._build(config)
@@ -55,8 +59,8 @@ class Supervisor:
         for spec in config.program:
             env = {**self._base_env, **spec.env}
             self.runners[spec.name] = ProgramRunner(
-                spec, registry=self.registry, bus=self.bus, clock=self.clock, log_dir=config.log_dir,
-                base_dir=config.base_dir, env=env, tasks=self._own,
+                spec, run_log=self.run_log, identity=self.identity, bus=self.bus, clock=self.clock,
+                log_dir=config.log_dir, base_dir=config.base_dir, env=env, tasks=self._own,
             )
         for wspec in config.watch:
             self.watched[wspec.name] = WatchedProgram(wspec, bus=self.bus, clock=self.clock,
@@ -124,13 +128,17 @@ class Supervisor:
 
     # -- lifecycle -------------------------------------------------------
     async def start(self) -> None:
-        """Mirror specs, re-adopt live programs from a previous run, then autostart the rest."""
+        """Mirror specs, take over what is alive (found by cgroup or tag, recorded or not), then autostart."""
+        self.identity.start(self._leader_pids)
         specs = [(p.name, "managed", p.model_dump_json(), p.group) for p in self.config.program]
         specs += [(w.name, "watched", w.model_dump_json(), w.group) for w in self.config.watch]
-        await self.registry.sync_programs(specs, self.clock.time())
-        adopted = await self._adopt()
+        try:
+            await self.registry.sync_programs(specs, self.clock.time())
+        except RegistryError as e:  # history only: supervision goes on
+            log.error("could not mirror the program specs: %s", e)
+        adopted = await Reconciler(self).run()
         starts = [
-            r.start("procbot (autostart)")
+            r.start("procbot (autostart)", automatic=True)
             for name, r in self.runners.items()
             if r.spec.autostart and name not in adopted
         ]
@@ -140,30 +148,15 @@ class Supervisor:
                 log.error("autostart failed: %s", res)
             elif isinstance(res, BaseException):
                 raise res
+        await self.run_log.flush()
 
-    async def _adopt(self) -> set[str]:
-        adopted: set[str] = set()
-        now = self.clock.time()
-        for run in await self.registry.open_runs():
-            runner = self.runners.get(run.program)
-            alive = procfs.is_alive(run.pid, run.start_ticks)
-            if runner is None or run.program in adopted:
-                reason = "unconfigured" if runner is None else "duplicate"
-                if alive:
-                    log.warning("pid %d of %s is alive but %s; leaving it alone", run.pid, run.program, reason)
-                await self.registry.run_ended(run.id, now, None, None, reason)
-                continue
-            if alive and runner.adopt(run.id, run.pid, run.start_ticks, run.started_at):
-                adopted.add(run.program)
-                log.info("adopted %s pid=%d", run.program, run.pid)
-            else:
-                await self.registry.run_ended(run.id, now, None, None, "lost while procbot was down")
-                self.bus.publish(ProgramEvent(
-                    EventKind.CRASHED, run.program, now, pid=run.pid, runtime=None, group=runner.spec.group,
-                    message="died while procbot was down (exit status unknown)",
-                    next_action="starting it again" if runner.spec.autostart else "not restarting: autostart is off",
-                ))
-        return adopted
+    def _leader_pids(self) -> set[int]:
+        """Pids procbot spawned and reaps itself (the orphan reaper leaves them alone)."""
+        return {r.st.pid for r in self.runners.values() if r.st.pid is not None and not r.st.adopted}
+
+    def own(self, task: asyncio.Task[None]) -> None:
+        """Background work the supervisor awaits at shutdown (the reconciler's stops)."""
+        self._own(task)
 
     async def shutdown(self, stop_programs: bool) -> None:
         if stop_programs:
@@ -174,6 +167,8 @@ class Supervisor:
                     log.warning("stop at shutdown: %s", res)
         for r in self.runners.values():
             await r.detach()
+            if not r.st.state.is_up:
+                self.identity.release(r.spec.name)
         for w in self.watched.values():
             w.detach()
         for t in list(self._tasks):
@@ -183,6 +178,8 @@ class Supervisor:
         for t in list(self._tasks):
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.run_log.close()
+        await self.identity.close()
 
     async def apply_config(self, new: Config) -> str:
         """Bring programs in line with a new config: add, remove, and restart the changed ones."""
@@ -206,6 +203,8 @@ class Supervisor:
                 if was_up:
                     await r.stop("procbot (reload)")
                 await r.detach()
+                if name in removed:
+                    self.identity.release(name)
                 if was_up and name in changed:
                     restart_after.append(name)
             else:
@@ -217,10 +216,13 @@ class Supervisor:
         self._build(fresh)
         specs = [(p.name, "managed", p.model_dump_json(), p.group) for p in new.program]
         specs += [(w.name, "watched", w.model_dump_json(), w.group) for w in new.watch]
-        await self.registry.sync_programs(specs, self.clock.time())
+        try:
+            await self.registry.sync_programs(specs, self.clock.time())
+        except RegistryError as e:
+            log.error("could not mirror the program specs: %s", e)
         for name in [*restart_after, *(n for n in added if n in new_specs and new_specs[n].autostart)]:
             try:
-                await self.runners[name].start("procbot (reload)")
+                await self.runners[name].start("procbot (reload)", automatic=True)
             except ProcbotError as e:
                 log.error("start after reload failed: %s", e)
         parts = [f"{label}: {', '.join(names)}" for label, names in

@@ -100,7 +100,7 @@ async def test_a_missing_executable_is_a_spawn_error_and_procbot_keeps_running(m
     events = app.bus.subscribe()
     await app.start()
     ghost = app.supervisor.state("ghost")
-    assert ghost.state is State.SPAWN_ERROR
+    assert ghost.state is State.BACKOFF  # a failed automatic start is retried like a crash (issue 7)
     assert "not found" in ghost.message
     failed = [e for e in iter_queue(events) if e.program == "ghost"]
     assert [e.kind for e in failed] == [EventKind.SPAWN_FAILED]  # the event alerts are raised from
@@ -114,7 +114,7 @@ async def test_a_missing_executable_is_a_spawn_error_and_procbot_keeps_running(m
 
 async def test_a_missing_working_directory_is_named(make_app, tmp_path):
     app = await make_app([{"name": "lost", "command": [PY, "-c", "pass"], "cwd": str(tmp_path / "nowhere")}])
-    assert app.supervisor.state("lost").state is State.SPAWN_ERROR
+    assert app.supervisor.state("lost").state is State.BACKOFF  # autostart retries with the backoff
     assert "working directory" in app.supervisor.state("lost").message
     assert "nowhere" in app.supervisor.state("lost").message
 

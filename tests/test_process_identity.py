@@ -48,25 +48,31 @@ async def test_unrelated_python_on_the_host_is_never_counted(make_app):
 
 
 async def test_a_reused_pid_is_not_mistaken_for_the_program(make_app, tmp_path):
-    """A stale run row whose pid now belongs to another process is not adopted."""
+    """A stale run row whose pid now belongs to another process is not adopted, and that process is left alone."""
+    import os
+    import signal
+
+    import aiosqlite
+
+    from tests.helpers import wait_for
+
     state = tmp_path / "state"
     app = await make_app([{"name": "alpha", "command": sleeper("a")}], state_dir=state)
     old_pid = app.supervisor.state("alpha").pid
     await app.stop(stop_programs=False)
-    # forge: the open run now claims a different start time for the same pid
-    import aiosqlite
-
-    async with aiosqlite.connect(state / "procbot.db") as db:
-        await db.execute("UPDATE runs SET start_ticks = start_ticks + 12345 WHERE ended_at IS NULL")
-        await db.commit()
-    app2 = await make_app([{"name": "alpha", "command": sleeper("a")}], state_dir=state)
+    os.killpg(old_pid, signal.SIGKILL)
+    await wait_for(lambda: not alive(old_pid))
+    stranger = subprocess.Popen(sleeper("a"))  # same argv, no tag, not in the program's cgroup
     try:
-        new_pid = app2.supervisor.state("alpha").pid
-        assert new_pid != old_pid
-        assert not app2.supervisor.state("alpha").adopted
+        # forge: the open run's pid is now the stranger's (a reused pid: its start time differs)
+        async with aiosqlite.connect(state / "procbot.db") as db:
+            await db.execute("UPDATE runs SET pid = ? WHERE ended_at IS NULL", (stranger.pid,))
+            await db.commit()
+        app2 = await make_app([{"name": "alpha", "command": sleeper("a")}], state_dir=state)
+        st = app2.supervisor.state("alpha")
+        assert st.pid not in (None, stranger.pid)
+        assert not st.adopted
+        assert alive(stranger.pid)
     finally:
-        import os
-        import signal
-
-        if alive(old_pid):
-            os.killpg(old_pid, signal.SIGKILL)
+        stranger.kill()
+        stranger.wait()
