@@ -21,7 +21,8 @@ from core.clock import Clock
 from core.errors import AlreadyRunning, NotRunning, RegistryError, SpawnFailed
 from core.events import EventBus, EventKind, ProgramEvent
 from core.exit_watch import ExitStatus, ExitWatcher
-from core.log_files import log_path, open_for_child
+from core.log_files import log_path
+from core.logd.client import ChildOutput, DirectFiles
 from core.program_state import ProgramState, State
 from core.registry import Registry
 from core.spec import ProgramSpec
@@ -43,6 +44,7 @@ class ProgramRunner:
         base_dir: Path,
         env: Mapping[str, str],
         tasks: Callable[[asyncio.Task[None]], None],
+        logs: ChildOutput | None = None,
     ) -> None:
         self.spec = spec
         self.registry = registry
@@ -50,6 +52,7 @@ class ProgramRunner:
         self.clock = clock
         self.log_dir = log_dir
         self.log_file = log_path(log_dir, spec.name)
+        self.logs = logs or DirectFiles(log_dir)
         self.base_dir = base_dir
         self.env = dict(env)
         self._own_task = tasks
@@ -99,15 +102,15 @@ class ProgramRunner:
     async def _spawn(self, by: str) -> None:
         st, spec = self.st, self.spec
         cwd = str(self._resolve(spec.cwd)) if spec.cwd else None
-        fd = open_for_child(self.log_file)
+        streams = await self.logs.open(spec)
         try:
             popen = subprocess.Popen(  # argv list, never a shell
                 spec.command,
                 cwd=cwd,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
-                stdout=fd,
-                stderr=fd,
+                stdout=streams.stdout,
+                stderr=streams.stderr,
                 start_new_session=True,
                 close_fds=True,
             )
@@ -123,7 +126,7 @@ class ProgramRunner:
             )
             raise SpawnFailed(st.message) from e
         finally:
-            os.close(fd)
+            streams.close()  # the child has its copies; the log daemon (or the file) has the other end
         pid = popen.pid
         ticks = procfs.start_ticks(pid) or 0
         now = self.clock.time()

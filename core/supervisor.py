@@ -20,6 +20,7 @@ from core.clock import Clock
 from core.errors import NotFound, ProcbotError
 from core.events import EventBus, EventKind, ProgramEvent
 from core.grammar import Target
+from core.logd.client import ChildOutput, DirectFiles
 from core.program_state import ProgramState, State
 from core.registry import Registry
 from core.runner import ProgramRunner
@@ -37,8 +38,10 @@ class Supervisor:
         bus: EventBus,
         clock: Clock,
         environ: Mapping[str, str] | None = None,
+        logs: ChildOutput | None = None,
     ) -> None:
         self.config = config
+        self.logs = logs or DirectFiles(config.log_dir)
         self.registry = registry
         self.bus = bus
         self.clock = clock
@@ -56,7 +59,7 @@ class Supervisor:
             env = {**self._base_env, **spec.env}
             self.runners[spec.name] = ProgramRunner(
                 spec, registry=self.registry, bus=self.bus, clock=self.clock, log_dir=config.log_dir,
-                base_dir=config.base_dir, env=env, tasks=self._own,
+                base_dir=config.base_dir, env=env, tasks=self._own, logs=self.logs,
             )
         for wspec in config.watch:
             self.watched[wspec.name] = WatchedProgram(wspec, bus=self.bus, clock=self.clock,
