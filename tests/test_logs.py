@@ -42,7 +42,8 @@ async def test_stderr_goes_to_its_own_file_when_stderr_file_is_on(make_app):
            "time.sleep(3600)"]
     app = await make_app([{"name": "split", "command": cmd, "log": {"stderr_file": True}}])
     out, err = log_path(app.config.log_dir, "split"), err_log_path(app.config.log_dir, "split")
-    await wait_for(lambda: out.exists() and err.exists() and "to err" in err.read_text() and "to out" in out.read_text())
+    await wait_for(lambda: err.exists() and "to err" in err.read_text())
+    await wait_for(lambda: out.exists() and "to out" in out.read_text())
     assert "to err" not in out.read_text() and "to out" not in err.read_text()
 
 
@@ -134,3 +135,16 @@ def test_mask_secrets_leaves_ordinary_text_alone():
 
 def test_tail_of_a_missing_file_is_empty(tmp_path):
     assert tail(tmp_path / "nope.log", 10) == []
+
+
+async def test_a_crash_alert_includes_the_last_line_written_just_before_the_crash(make_app):
+    from tests.alert_fixtures import alert_rig
+
+    code = ("import os, sys, time\nprint('up', flush=True)\ntime.sleep(0.5)\n"
+            "sys.stdout.write(''.join(f'busy {i}\\n' for i in range(3000)) + 'the last words before dying')\n"
+            "sys.stdout.flush()\nos._exit(3)")
+    prog = {"name": "dying", "command": [PY, "-c", code], "restart": "never", "min_uptime": 0.1}
+    async with alert_rig(make_app, [prog]) as rig:
+        await wait_for(lambda: rig.rec.messages, timeout=20)
+        await rig.settle()
+        assert (rig.rec.messages[0].current.code or "").splitlines()[-1] == "the last words before dying"
