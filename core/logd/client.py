@@ -230,7 +230,7 @@ class LogDaemonClient:
     def _try_connect(self) -> socket.socket | None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
         try:
-            sock.connect(str(protocol.socket_path(self.state_dir)))
+            sock.connect(protocol.socket_path(self.state_dir))
         except (FileNotFoundError, ConnectionRefusedError):
             sock.close()
             return None
@@ -243,7 +243,8 @@ class LogDaemonClient:
     async def _launch(self) -> socket.socket:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": PROJECT_ROOT,
                "PYTHONDONTWRITEBYTECODE": "1"}
-        args = [self.python, "-m", "core.logd", str(self.state_dir.absolute())]
+        args = [self.python, "-S", "-m", "core.logd",  # -S: no site packages, a smaller process
+                str(self.state_dir.absolute())]
         if self.grace is not None:
             args.append(str(self.grace))
         err = os.open(self.state_dir / "logd.err", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)

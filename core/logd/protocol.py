@@ -11,8 +11,11 @@ import array
 import json
 import os
 import socket
-from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # not imported from typing: the daemon does without the typing module
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 VERSION = 1
 SOCKET_NAME = "logd.sock"
@@ -22,8 +25,8 @@ MAX_FDS = 200  # below the kernel's SCM_MAX_FD (253)
 FDS_SPACE = socket.CMSG_SPACE(MAX_FDS * array.array("i").itemsize)
 
 
-def socket_path(state_dir: Path) -> Path:
-    return state_dir / SOCKET_NAME
+def socket_path(state_dir: str | Path) -> str:
+    return os.path.join(state_dir, SOCKET_NAME)
 
 
 def encode(msg: dict[str, Any]) -> bytes:

@@ -22,12 +22,13 @@ import socket
 import sys
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
 
 from core.logd import protocol
 from core.logd.files import Counters, LogDir, LogFile, Settings
+
+TYPE_CHECKING = False  # not imported from typing: the daemon does without the typing module
+if TYPE_CHECKING:
+    from typing import Any
 
 READ_CHUNK = 256 * 1024
 MAX_PARTIAL = 64 * 1024      # a line longer than this is written out in pieces
@@ -38,18 +39,20 @@ START_GRACE = 3.0  # seconds a fresh daemon waits for its first procbot
 NAME_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
-@dataclass
 class Stream:
     """One pipe read end: a program's stdout (or stderr) for one run."""
 
-    fd: int
-    program: str
-    kind: str          # "out" or "err"
-    run: str
-    log: LogFile
-    partial: bytearray = field(default_factory=bytearray)
-    partial_at: float = 0.0
-    mid_line: bool = False
+    __slots__ = ("fd", "kind", "log", "mid_line", "partial", "partial_at", "program", "run")
+
+    def __init__(self, fd: int, program: str, kind: str, run: str, log: LogFile) -> None:
+        self.fd = fd
+        self.program = program
+        self.kind = kind  # "out" or "err"
+        self.run = run
+        self.log = log
+        self.partial = bytearray()
+        self.partial_at = 0.0
+        self.mid_line = False
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -84,14 +87,16 @@ class Stream:
             self.mid_line = False
 
 
-@dataclass
 class Client:
-    sock: socket.socket
-    out: deque[tuple[bytes, list[int]]] = field(default_factory=deque)
+    __slots__ = ("out", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.out: deque[tuple[bytes, list[int]]] = deque()
 
 
 class LogDaemon:
-    def __init__(self, state_dir: Path, *, grace: float = START_GRACE) -> None:
+    def __init__(self, state_dir: str, *, grace: float = START_GRACE) -> None:
         self.state_dir = state_dir
         self.sel = selectors.DefaultSelector()
         self.streams: dict[int, Stream] = {}
@@ -106,7 +111,7 @@ class LogDaemon:
     # -- set-up ----------------------------------------------------------
     def bind(self) -> bool:
         """Take the state dir's logger lock and listen; False if another daemon holds it."""
-        lock = os.open(self.state_dir / protocol.LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        lock = os.open(os.path.join(self.state_dir, protocol.LOCK_NAME), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -116,11 +121,11 @@ class LogDaemon:
         os.write(lock, f"{os.getpid()}\n".encode())  # kept open (and locked) for the process's life
         path = protocol.socket_path(self.state_dir)
         with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+            os.unlink(path)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
         old = os.umask(0o177)
         try:
-            sock.bind(str(path))
+            sock.bind(path)
         finally:
             os.umask(old)
         sock.listen(16)
@@ -294,7 +299,7 @@ class LogDaemon:
         if any(s.key == (program, kind, run) for s in self.streams.values()):
             os.close(fd)  # already held (a procbot re-sent what this daemon has): keep one
             return
-        settings = Settings(**{k: msg[k] for k in vars(Settings()) if k in msg})
+        settings = Settings(**{k: msg[k] for k in Settings.FIELDS if k in msg})
         name = f"{program}.log" if kind == "out" else f"{program}.err.log"
         log_dir = self._dir(str(msg["log_dir"]))
         lf = self.logs.get((program, kind))
@@ -322,7 +327,7 @@ class LogDaemon:
         meta = []
         for s in page:
             meta.append({"program": s.program, "kind": s.kind, "run": s.run, "log_dir": s.log.dir.path,
-                         **asdict(s.log.settings)})
+                         **s.log.settings.as_dict()})
         fds = [os.dup(s.fd) for s in page]
         self._reply(client, {"id": rid, "ok": True, "streams": meta, "total": len(streams)}, fds)
 
@@ -331,7 +336,7 @@ class LogDaemon:
         for (p, _), lf in self.logs.items():
             if p == program:
                 total.add(lf.counters)
-        out = asdict(total)
+        out = total.as_dict()
         out["pipes"] = sum(1 for s in self.streams.values() if s.program == program)
         return out
 
@@ -341,7 +346,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m core.logd STATE_DIR [GRACE_SECONDS]", file=sys.stderr)
         return 2
     grace = float(argv[2]) if len(argv) > 2 else START_GRACE
-    daemon = LogDaemon(Path(argv[1]), grace=grace)
+    daemon = LogDaemon(argv[1], grace=grace)
     try:
         if not daemon.bind():
             return 3  # another log daemon serves this state dir
@@ -351,6 +356,6 @@ def main(argv: list[str]) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         daemon.run()
     with contextlib.suppress(OSError):
-        protocol.socket_path(daemon.state_dir).unlink()
+        os.unlink(protocol.socket_path(daemon.state_dir))
     return 0
 
