@@ -138,14 +138,13 @@ class LogDaemonClient:
 
     # -- lifecycle -------------------------------------------------------
     async def start(self) -> None:
-        """Find the running daemon (after a procbot restart) or start one; take back what it holds."""
-        try:
-            await self._connect_or_launch()
-        except OSError as e:
-            self.unavailable = f"cannot start the log daemon: {e}"
-            log.error("%s; programs write their log files directly, without rotation", self.unavailable)
-            self.down_since = asyncio.get_running_loop().time()
-            self._revive = asyncio.create_task(self._revive_loop(), name="logd-revive")
+        """Find the running daemon (after a procbot restart) or start one, in the background.
+
+        Spawns need not wait for it: their pipes are held here and handed over
+        the moment the daemon answers, so start-up is not slowed by the daemon's.
+        """
+        self.down_since = asyncio.get_running_loop().time()
+        self._revive = asyncio.create_task(self._revive_loop(first=True), name="logd-connect")
 
     async def close(self) -> None:
         """Let go of the daemon; it exits by itself once its pipes are closed and no procbot is connected."""
@@ -218,11 +217,9 @@ class LogDaemonClient:
         if hello is None:
             raise OSError("the log daemon did not answer")
         self.daemon_pid = hello.get("pid")
-        if self._held:
-            for held in self._held.values():  # a new daemon: hand it back what we held meanwhile
-                self._attach(held)
-        else:
-            await self._take_holdings()
+        await self._take_holdings()  # what a daemon that outlived the last procbot still reads
+        for held in self._held.values():  # and what we held meanwhile (it keeps one copy of each)
+            self._attach(held)
         self.down_since = None
         self.unavailable = ""
         log.info("log daemon pid=%s holds %d pipes", self.daemon_pid, len(self._held))
@@ -296,9 +293,10 @@ class LogDaemonClient:
         if not self._closed and (self._revive is None or self._revive.done()):
             self._revive = asyncio.create_task(self._revive_loop(), name="logd-revive")
 
-    async def _revive_loop(self) -> None:
+    async def _revive_loop(self, first: bool = False) -> None:
         for attempt in itertools.count():
-            await asyncio.sleep(REVIVE_BACKOFF[min(attempt, len(REVIVE_BACKOFF) - 1)])
+            if not first or attempt:
+                await asyncio.sleep(REVIVE_BACKOFF[min(attempt, len(REVIVE_BACKOFF) - 1)])
             for p in self._launched:
                 p.poll()
             try:
@@ -306,8 +304,9 @@ class LogDaemonClient:
                 return
             except OSError as e:
                 self._disconnect()
-                if attempt == 3:
-                    log.error("log daemon still down: %s", e)
+                if attempt == 2:  # ~0.75 s of trying: new programs write their files directly meanwhile
+                    self.unavailable = f"cannot start the log daemon: {e}"
+                    log.error("%s; programs write their log files directly, without rotation", self.unavailable)
 
     def _disconnect(self) -> None:
         sock, self._sock = self._sock, None
