@@ -269,7 +269,7 @@ class AlertPolicy:
         path = log_path(self.sup.config.log_dir, ev.program) if n and ev.program in self.sup.runners else None
         check_oom = ev.signal == "SIGKILL" and self.oom is not None
         if path is not None:
-            pass  # await self.sup.logs.flush(ev.program)  # the lines written just before the exit are in the file
+            await self.sup.logs.flush(ev.program)  # the lines written just before the exit are in the file
 
         def work() -> tuple[list[str], bool]:
             lines = tail(path, n) if path is not None else []
