@@ -140,11 +140,14 @@ def test_tail_of_a_missing_file_is_empty(tmp_path):
 async def test_a_crash_alert_includes_the_last_line_written_just_before_the_crash(make_app):
     from tests.alert_fixtures import alert_rig
 
-    code = ("import os, sys, time\nprint('up', flush=True)\ntime.sleep(0.5)\n"
-            "sys.stdout.write(''.join(f'busy {i}\\n' for i in range(3000)) + 'the last words before dying')\n"
+    # a worker that ignores SIGTERM keeps the pipe open, so no end-of-file pushes the unfinished
+    # last line out: only the flush the alert asks for does
+    code = ("import os, signal, sys, time\nprint('up', flush=True)\n"
+            "if os.fork() == 0:\n    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n    time.sleep(3)\n    os._exit(0)\n"
+            "time.sleep(0.5)\nsys.stdout.write(''.join(f'busy {i}\\n' for i in range(3000)) + 'the last words')\n"
             "sys.stdout.flush()\nos._exit(3)")
-    prog = {"name": "dying", "command": [PY, "-c", code], "restart": "never", "min_uptime": 0.1}
+    prog = {"name": "dying", "command": [PY, "-c", code], "restart": "never", "min_uptime": 0.1, "stop_timeout": 5}
     async with alert_rig(make_app, [prog]) as rig:
         await wait_for(lambda: rig.rec.messages, timeout=20)
         await rig.settle()
-        assert (rig.rec.messages[0].current.code or "").splitlines()[-1] == "the last words before dying"
+        assert (rig.rec.messages[0].current.code or "").splitlines()[-1] == "the last words"
