@@ -143,7 +143,8 @@ async def test_a_crash_alert_includes_the_last_line_written_just_before_the_cras
     # a worker that ignores SIGTERM keeps the pipe open, so no end-of-file pushes the unfinished
     # last line out: only the flush the alert asks for does
     code = ("import os, signal, sys, time\nprint('up', flush=True)\n"
-            "if os.fork() == 0:\n    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n    time.sleep(3)\n    os._exit(0)\n"
+            "if os.fork() == 0:\n    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "    time.sleep(3)\n    os._exit(0)\n"
             "time.sleep(0.5)\nsys.stdout.write(''.join(f'busy {i}\\n' for i in range(3000)) + 'the last words')\n"
             "sys.stdout.flush()\nos._exit(3)")
     prog = {"name": "dying", "command": [PY, "-c", code], "restart": "never", "min_uptime": 0.1, "stop_timeout": 5}
