@@ -54,7 +54,7 @@ class App:
         self.host = config.procbot.host_name or socket.gethostname()
         self.bus = EventBus()
         self.registry = Registry(config.state_dir / "procbot.db")
-        self.logs = LogDaemonClient(config.state_dir, config.log_dir)
+        self.logs = LogDaemonClient(config.state_dir, config.log_dir, bus=self.bus)
         self.supervisor = Supervisor(config, self.registry, self.bus, self.clock, self.environ, logs=self.logs)
         self.scanner = Scanner(self.supervisor, self.registry, self.clock, config.procbot.scan_interval,
                                config.procbot.tree_scan_every)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import core
+from core.events import EventBus, EventKind, ProgramEvent
 from core.log_files import log_path, open_for_child
 from core.logd import protocol
 from core.spec import ProgramSpec
@@ -46,6 +47,7 @@ CONNECT_TIMEOUT = 5.0
 REQUEST_TIMEOUT = 2.0
 FLUSH_TIMEOUT = 1.0
 REVIVE_BACKOFF = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0)
+EXITS = frozenset({EventKind.CRASHED, EventKind.EXITED, EventKind.GAVE_UP})
 PROJECT_ROOT = str(Path(core.__file__).resolve().parent.parent)  # for ``python -m core.logd``
 
 
@@ -117,7 +119,7 @@ class _Held:
 
 class LogDaemonClient:
     def __init__(self, state_dir: Path, log_dir: Path, *, python: str = sys.executable,
-                 grace: float | None = None) -> None:
+                 grace: float | None = None, bus: EventBus | None = None) -> None:
         self.state_dir = state_dir
         self.log_dir = log_dir.absolute()
         self.python = python
@@ -129,6 +131,10 @@ class LogDaemonClient:
         self._held: dict[tuple[str, str], _Held] = {}
         self._launched: list[subprocess.Popen[bytes]] = []
         self._revive: asyncio.Task[None] | None = None
+        self._bus = bus
+        self._events: asyncio.Queue[ProgramEvent] | None = None
+        self._on_exits: asyncio.Task[None] | None = None
+        self._flushing: dict[str, asyncio.Task[None]] = {}
         self._closed = False
         self.daemon_pid: int | None = None
         self.down_since: float | None = None
@@ -145,13 +151,20 @@ class LogDaemonClient:
         """
         self.down_since = asyncio.get_running_loop().time()
         self._revive = asyncio.create_task(self._revive_loop(first=True), name="logd-connect")
+        if self._bus is not None:
+            self._events = self._bus.subscribe()
+            self._on_exits = asyncio.create_task(self._flush_on_exit(self._events), name="logd-flush-on-exit")
 
     async def close(self) -> None:
         """Let go of the daemon; it exits by itself once its pipes are closed and no procbot is connected."""
         self._closed = True
-        if self._revive is not None:
-            self._revive.cancel()
-            await asyncio.gather(self._revive, return_exceptions=True)
+        if self._bus is not None and self._events is not None:
+            self._bus.unsubscribe(self._events)
+        tasks = [t for t in (self._revive, self._on_exits, *self._flushing.values()) if t is not None]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._flushing.clear()
         self._disconnect()
         for held in self._held.values():
             os.close(held.fd)
@@ -181,10 +194,31 @@ class LogDaemonClient:
         return ChildStreams(ends["out"], ends.get("err", ends["out"]))
 
     async def flush(self, program: str) -> None:
-        """Have the daemon write out everything the program's pipes hold (call after it exited)."""
+        """Have the daemon write out everything the program's pipes hold (call after it exited).
+
+        Joins the flush already asked for when the exit was published, so many
+        programs dying together are flushed in parallel, not one round trip each.
+        """
+        await asyncio.shield(self._flush_task(program))
+
+    def _flush_task(self, program: str) -> asyncio.Task[None]:
+        task = self._flushing.get(program)
+        if task is None or task.done():
+            task = self._flushing[program] = asyncio.create_task(self._flush_now(program), name=f"logd-flush-{program}")
+            task.add_done_callback(lambda t: self._flushing.pop(program, None) if self._flushing.get(program) is t
+                                   else None)
+        return task
+
+    async def _flush_now(self, program: str) -> None:
         got = await self._request({"op": "flush", "program": program}, timeout=FLUSH_TIMEOUT)
         if got is not None and got.get("ok"):
             self.stats_cache[program] = got["stats"]
+
+    async def _flush_on_exit(self, events: asyncio.Queue[ProgramEvent]) -> None:
+        while True:
+            ev = await events.get()
+            if ev.kind in EXITS and (ev.program, "out") in self._held:
+                self._flush_task(ev.program)
 
     async def stats(self, program: str) -> dict[str, Any] | None:
         got = await self._request({"op": "stats", "programs": [program]}, timeout=REQUEST_TIMEOUT)
