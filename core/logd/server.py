@@ -34,7 +34,7 @@ READ_CHUNK = 256 * 1024
 MAX_PARTIAL = 64 * 1024      # a line longer than this is written out in pieces
 PARTIAL_FLUSH = 0.5          # seconds an unfinished line waits for its newline
 FLUSH_LIMIT = 8 * 1024 * 1024  # a flush drains at most this much per pipe
-CHECK_EVERY = 2.0            # seconds between checks that files were not replaced under us
+CHECK_EVERY = 5.0            # seconds between checks that files were not replaced under us
 START_GRACE = 3.0  # seconds a fresh daemon waits for its first procbot
 NAME_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
