@@ -152,8 +152,8 @@ class LogFile:
         view = memoryview(data)
         limit = self.settings.max_bytes
         while view:
-            if self.fd < 0 and not self._open():
-                self._drop(view)
+            if time.monotonic() < self._full_until or (self.fd < 0 and not self._open()):
+                self._drop(view)  # the disk is full, or the dir unwritable: retried once a second
                 return
             room = limit - self.size
             if len(view) <= room:
@@ -165,7 +165,9 @@ class LogFile:
             if cut:
                 self._write(view[:cut])
                 view = view[cut:]
-            self.rotate()
+            if not self.rotate():  # never write past max_bytes: that is what bounds the disk
+                self._drop(view)
+                return
 
     def _write(self, view: memoryview) -> None:
         if time.monotonic() < self._full_until:
@@ -238,6 +240,7 @@ class LogFile:
             self.size = os.fstat(self.fd).st_size
             return True
         self.counters.last_error = msg
+        self._full_until = time.monotonic() + RETRY_AFTER_FULL
         return False
 
     @property
@@ -269,8 +272,12 @@ class LogFile:
         os.unlink(self.name, dir_fd=self.dir_fd)
         self.counters.links_replaced += 1
 
-    def rotate(self) -> None:
-        """file -> file.1 -> file.2 ...; the oldest falls off. Renames only: nothing is copied."""
+    def rotate(self) -> bool:
+        """file -> file.1 -> file.2 ...; the oldest falls off. Renames only: nothing is copied.
+
+        False when the renames failed (a read-only or immutable log dir): the
+        full file stays, and lines are dropped (and counted) until a retry works.
+        """
         self._close()
         n = self.settings.backups
         try:
@@ -288,8 +295,11 @@ class LogFile:
             pass
         except OSError as e:
             self.counters.last_error = f"rotating {self.name}: {e.strerror or e}"
+            self._full_until = time.monotonic() + RETRY_AFTER_FULL
+            return False
         self.counters.rotations += 1
         self.size = 0
+        return True
 
     def check(self) -> None:
         """Reopen when the file was removed or replaced under us (its data would be invisible)."""

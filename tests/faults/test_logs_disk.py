@@ -138,3 +138,28 @@ def test_full_disk_errors_are_the_ones_the_daemon_treats_as_full():
     from core.logd.files import FULL_DISK
 
     assert errno.ENOSPC in FULL_DISK
+
+
+async def test_an_immutable_log_dir_drops_and_counts_lines_within_the_bound_then_recovers(make_app, tmp_path):
+    log_dir = tmp_path / "state" / "logs"
+    prog = {"name": "noisy", "command": numbered_writer(rate=2e6), "log": {"max_bytes": 64 * KiB, "backups": 1}}
+    app = await make_app([prog])
+    await _counter_reaches(app, "rotations")
+    if subprocess.run(["chattr", "+i", str(log_dir)], capture_output=True).returncode:
+        pytest.skip("chattr +i does not work here")
+    try:
+        await _counter_reaches(app, "dropped_lines")  # the next rotation cannot rename: lines are dropped
+        assert all(p.stat().st_size <= 64 * KiB for p in log_files(log_dir, "noisy"))  # not written past the bound
+        rotations = (await app.logs.stats("noisy") or {})["rotations"]
+    finally:
+        subprocess.run(["chattr", "-i", str(log_dir)], check=True)
+    await wait_for(lambda: any(b"[procbot-logd]" in _read(p) for p in log_files(log_dir, "noisy")), timeout=30)
+
+    async def rotating_again() -> bool:
+        got = await app.logs.stats("noisy")
+        return bool(got and got["rotations"] > rotations)
+
+    deadline = asyncio.get_running_loop().time() + 30
+    while not await rotating_again():
+        assert asyncio.get_running_loop().time() < deadline, "rotation did not resume"
+        await asyncio.sleep(0.05)

@@ -57,6 +57,34 @@ def test_lines_keep_coming_while_procbot_is_killed_and_restarted_with_no_gap(tmp
     assert seq == list(range(len(seq))), "lines are missing around procbot's restart"
 
 
+def test_when_procbot_and_the_log_daemon_die_together_programs_get_epipe_and_the_next_procbot_restarts_them(
+        tmp_path):
+    marker = tmp_path / "epipe"
+    argv = json.dumps(numbered_writer(rate=0, every=0.005, width=20, epipe_marker=marker))
+    cfg = write_config(tmp_path, f'[[program]]\nname = "steady"\ncommand = {argv}\n')
+    log = tmp_path / "state" / "logs" / "steady.log"
+    first = Daemon(cfg)
+    second = None
+    try:
+        pid = first.wait_ready(1)["steady"]["pid"]
+        _wait(lambda: _last(log.parent, "steady") >= 20)
+        logd = int((tmp_path / "state" / "logd.lock").read_text())
+        first.kill9()
+        os.kill(logd, signal.SIGKILL)
+        _wait(marker.exists)  # no reader left: the next write fails with EPIPE, the program is not left blocked
+        assert "Broken pipe" in marker.read_text()
+        second = Daemon(cfg)
+        second.wait_ready(1)
+        _wait(lambda: status_json(cfg)["steady"]["pid"] not in (None, pid))
+        size = log.stat().st_size
+        _wait(lambda: log.stat().st_size > size + 1000)  # the replacement logs through a new daemon
+    finally:
+        if second is not None:
+            second.stop()
+        else:
+            first.kill_programs()
+
+
 async def test_a_killed_log_daemon_comes_back_and_the_program_keeps_logging_without_epipe(make_app, tmp_path):
     marker = tmp_path / "epipe"
     app = await make_app([{"name": "steady", "command": numbered_writer(rate=0, every=0.005, width=20,
