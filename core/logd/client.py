@@ -51,6 +51,10 @@ EXITS = frozenset({EventKind.CRASHED, EventKind.EXITED, EventKind.GAVE_UP})
 PROJECT_ROOT = str(Path(core.__file__).resolve().parent.parent)  # for ``python -m core.logd``
 
 
+class CannotLaunch(OSError):
+    """The daemon's process could not even be created (no interpreter, EMFILE ...)."""
+
+
 @dataclass
 class ChildStreams:
     """The fds a child gets as stdout and stderr; procbot closes its copies after the spawn."""
@@ -283,6 +287,8 @@ class LogDaemonClient:
             # its own session, outside every program's process group: it outlives procbot and stop
             proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                                     cwd="/", env=env, start_new_session=True, close_fds=True)
+        except (OSError, ValueError) as e:
+            raise CannotLaunch(f"{self.python}: {e}") from e
         finally:
             os.close(err)
         self._launched = [p for p in self._launched if p.poll() is None] + [proc]
@@ -338,7 +344,8 @@ class LogDaemonClient:
                 return
             except OSError as e:
                 self._disconnect()
-                if attempt == 2:  # ~0.75 s of trying: new programs write their files directly meanwhile
+                if attempt == 2 or (isinstance(e, CannotLaunch) and not self.unavailable):
+                    # new programs write their files directly meanwhile (the old way: no rotation)
                     self.unavailable = f"cannot start the log daemon: {e}"
                     log.error("%s; programs write their log files directly, without rotation", self.unavailable)
 

@@ -19,8 +19,10 @@ import fcntl
 import os
 import selectors
 import socket
+import struct
 import sys
 import time
+import traceback
 from collections import deque
 
 from core.logd import protocol
@@ -138,8 +140,20 @@ class LogDaemon:
     def run(self) -> None:
         while not self._done():
             for key, mask in self.sel.select(self._timeout()):
-                key.data(key.fileobj, mask)
+                try:
+                    key.data(key.fileobj, mask)
+                except Exception:  # noqa: BLE001 - a bug must not take every program's log down
+                    self._report_bug()
             self._tick(time.time())
+
+    _last_bug = 0.0
+
+    def _report_bug(self) -> None:
+        """To the daemon's stderr (<state_dir>/logd.err), at most once a second."""
+        if time.monotonic() - self._last_bug >= 1.0:
+            self._last_bug = time.monotonic()
+            traceback.print_exc(file=sys.stderr)
+            sys.stderr.flush()
 
     def _done(self) -> bool:
         return not self.streams and not self.clients and time.monotonic() - self.started >= self.grace
@@ -195,6 +209,11 @@ class LogDaemon:
         try:
             sock, _ = self.listener.accept()
         except OSError:
+            return
+        _, uid, _ = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                            struct.calcsize("3i")))
+        if uid != os.getuid():  # only procbot's own user may hand over pipes and name log dirs
+            sock.close()
             return
         sock.setblocking(False)
         self.clients[sock.fileno()] = Client(sock)

@@ -8,9 +8,12 @@ import signal
 import time
 from pathlib import Path
 
+from core.actor import Actor, CommandContext
 from tests.daemon_harness import Daemon, status_json, write_config
 from tests.faults.logs_programs import log_files, numbered_writer, numbers
 from tests.helpers import wait_for
+
+CLI = CommandContext(Actor("cli", "tester", local=True))
 
 
 def _last(log_dir: Path, program: str) -> int:
@@ -119,3 +122,13 @@ def _alive(pid: int) -> bool:
             return f.read().split(") ")[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+async def test_when_the_log_daemon_cannot_start_programs_write_their_files_directly_and_status_says_so(
+        make_app, tmp_path):
+    app = await make_app([{"name": "plain", "command": numbered_writer(rate=0, every=0.01, width=20)}], start=False)
+    app.logs.python = str(tmp_path / "no-such-python")
+    await app.start()
+    await wait_for(lambda: _last(app.config.log_dir, "plain") >= 5)
+    status = await app.dispatcher.handle("status", CLI)
+    assert "cannot start the log daemon" in status.text
