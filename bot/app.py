@@ -23,6 +23,7 @@ from core.clock import Clock, SystemClock
 from core.dispatcher import Dispatcher
 from core.errors import ProcbotError
 from core.events import EventBus
+from core.logd.client import LogDaemonClient
 from core.permissions import Permissions
 from core.ports import Messenger
 from core.registry import Registry
@@ -56,7 +57,8 @@ class App:
         self.host = config.procbot.host_name or socket.gethostname()
         self.bus = EventBus()
         self.registry = Registry(config.state_dir / "procbot.db")
-        self.supervisor = Supervisor(config, self.registry, self.bus, self.clock, self.environ)
+        self.logs = LogDaemonClient(config.state_dir, config.log_dir, bus=self.bus)
+        self.supervisor = Supervisor(config, self.registry, self.bus, self.clock, self.environ, logs=self.logs)
         self.registry.live_state = lambda: supervisor_live_state(self.supervisor)
         self.scanner = Scanner(self.supervisor, self.registry, self.clock, config.procbot.scan_interval,
                                config.procbot.tree_scan_every)
@@ -83,6 +85,7 @@ class App:
         await self.console.start()
         for ext in self.extensions:
             await ext.start()
+        await self.logs.start()
         await self.supervisor.start()
         await self.scanner.scan()
         self._tasks.append(asyncio.create_task(self.scanner.run(), name="scanner"))
@@ -143,6 +146,7 @@ class App:
         self._tasks.clear()
         await self.scanner.settled()
         await self.supervisor.shutdown(stop_programs)
+        await self.logs.close()
         try:
             await self.scanner.flush(final=True)
         except ProcbotError as e:  # a full disk must not stop the shutdown; only these samples are lost

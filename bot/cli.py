@@ -229,31 +229,45 @@ def exit_status(verb: str, targeted: bool, reply: dict[str, Any]) -> int:
 
 
 def _follow(path: Path, masked: bool = True) -> int:
+    """Like ``tail -F``: the log daemon rotates by rename, so reopen the name when it is a new file."""
     import time
 
     from core.redact import mask_secrets  # masked by default, like every other way out of the log file
 
     pending = b""
     try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            while True:
-                chunk = f.read()
-                if chunk:
-                    # whole lines only, so a secret split across two reads is still masked
-                    pending += chunk
-                    done, sep, pending = pending.rpartition(b"\n")
-                    text = (done + sep).decode(errors="replace")
-                    sys.stdout.write(mask_secrets(text) if masked else text)
-                    sys.stdout.flush()
-                else:
-                    if f.tell() > path.stat().st_size:  # rotated (copy-truncate): start from the top
-                        f.seek(0)
-                    time.sleep(0.2)
+        f = open(path, "rb")  # noqa: SIM115 - reopened at each rotation, closed in finally
+    except FileNotFoundError:
+        return _fail(f"{path} disappeared", EXIT_FAILED)
+    try:
+        f.seek(0, os.SEEK_END)
+        while True:
+            chunk = f.read()
+            if chunk:
+                # whole lines only, so a secret split across two reads is still masked
+                pending += chunk
+                done, sep, pending = pending.rpartition(b"\n")
+                text = (done + sep).decode(errors="replace")
+                sys.stdout.write(mask_secrets(text) if masked else text)
+                sys.stdout.flush()
+                continue
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                st = None  # between the rename and the new file
+            if st is not None and st.st_ino != os.fstat(f.fileno()).st_ino:
+                f.close()
+                f = open(path, "rb")  # noqa: SIM115
+            elif st is not None and f.tell() > st.st_size:  # truncated by hand: start from the top
+                f.seek(0)
+            else:
+                time.sleep(0.2)
     except KeyboardInterrupt:
         return EXIT_OK
     except FileNotFoundError:
         return _fail(f"{path} disappeared", EXIT_FAILED)
+    finally:
+        f.close()
 
 
 def _check_config(path: Path) -> int:

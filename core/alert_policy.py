@@ -270,6 +270,8 @@ class AlertPolicy:
         """Last log lines (masked) and the OOM guess, read in a worker thread."""
         path = log_path(self.sup.config.log_dir, ev.program) if n and ev.program in self.sup.runners else None
         check_oom = ev.signal == "SIGKILL" and self.oom is not None
+        if path is not None:
+            await self.sup.logs.flush(ev.program)  # the lines written just before the exit are in the file
 
         def work() -> tuple[list[str], bool]:
             lines = tail(path, n) if path is not None else []

@@ -27,6 +27,7 @@ from core.clock import Clock
 from core.errors import ConfirmationExpired, InvalidInput, NotFound, ProcbotError, Unauthorized
 from core.grammar import HELP_NOTE, MAX_AUDIT_ROWS, READ_ONLY_VERBS, VERBS, Command, help_lines, parse
 from core.log_files import log_path, tail
+from core.logd.client import describe_stats
 from core.permissions import Permissions
 from core.program_state import ProgramState, State
 from core.redact import mask_lines
@@ -259,6 +260,7 @@ class Dispatcher:
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no programs"
         notes = self.notes.status_notes() if self.notes else []
         notes.extend(self.registry.status_notes())  # "history is not being recorded since ..."
+        notes += self.sup.logs.status_notes()
         silenced = self.silences.active()
         if silenced:
             notes.append(f"{len(silenced)} active silence(s): " + ", ".join(s.target for s in silenced[:5]))
@@ -339,6 +341,7 @@ class Dispatcher:
                 Field("Restarts", str(st.restarts)),
                 Field("Stop", f"{spec.stop_signal}, then SIGKILL after {fmt.duration(spec.stop_timeout)}"),
                 Field("Log file", str(log_path(self.sup.config.log_dir, name)), inline=False),
+                Field("Log", describe_stats(await self.sup.logs.stats(name)), inline=False),
             ]
         else:
             w = self.sup.watched[name]

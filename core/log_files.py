@@ -1,15 +1,14 @@
-"""Per-program log files: children write to them directly, procbot rotates them.
+"""Where program logs live, and reading their tails.
 
-Children get a file descriptor opened with O_APPEND, not a pipe through
-procbot, so they keep logging when procbot dies. Rotation is therefore
-copy-then-truncate (like logrotate's copytruncate): with O_APPEND the
-child's next write lands at the new end of the emptied file.
+The log daemon (core.logd) writes and rotates the files; this module only
+names them and reads them back for ``logs`` and crash alerts. Direct
+O_APPEND files for children remain as the fallback when the daemon cannot
+run (then nothing rotates them).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections import deque
 from pathlib import Path
 
@@ -18,8 +17,13 @@ def log_path(log_dir: Path, program: str) -> Path:
     return log_dir / f"{program}.log"
 
 
+def err_log_path(log_dir: Path, program: str) -> Path:
+    """stderr's own file, for programs with ``log.stderr_file = true``."""
+    return log_dir / f"{program}.err.log"
+
+
 def open_for_child(path: Path) -> int:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
     try:
         return os.open(path, flags, 0o640)
     except FileNotFoundError:  # the log folder is made once, on first use
@@ -27,36 +31,30 @@ def open_for_child(path: Path) -> int:
         return os.open(path, flags, 0o640)
 
 
-def rotate_if_needed(path: Path, max_bytes: int, backups: int) -> bool:
-    """Rotate ``path`` when larger than ``max_bytes``; returns True if it rotated."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return False
-    if size <= max_bytes:
-        return False
-    if backups == 0:
-        os.truncate(path, 0)
-        return True
-    for i in range(backups - 1, 0, -1):
-        older = path.with_name(f"{path.name}.{i}")
-        if older.exists():
-            older.replace(path.with_name(f"{path.name}.{i + 1}"))
-    shutil.copyfile(path, path.with_name(f"{path.name}.1"))
-    os.truncate(path, 0)
-    return True
-
-
 def tail(path: Path, lines: int, max_bytes: int = 256 * 1024) -> list[str]:
-    """The last ``lines`` lines, reading at most ``max_bytes`` from the end."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - max_bytes))
-            data = f.read()
-    except FileNotFoundError:
-        return []
-    text = data.decode(errors="replace")
-    out: deque[str] = deque(text.splitlines(), maxlen=lines)
+    """The last ``lines`` lines, reading at most ``max_bytes`` from the end of each file.
+
+    Just after a rotation the live file holds few lines: the rest come from
+    ``<path>.1``, so a crash alert right after a rotation still has its context.
+    """
+    out: deque[str] = deque(_tail_of(path, max_bytes), maxlen=lines)
+    if len(out) < lines:
+        older = _tail_of(path.with_name(path.name + ".1"), max_bytes)
+        out.extendleft(reversed(older[-(lines - len(out)):] if older else []))
     return list(out)
+
+
+def _tail_of(path: Path, max_bytes: int) -> list[str]:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except (FileNotFoundError, OSError):
+        return []
+    with open(fd, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        start = max(0, size - max_bytes)
+        f.seek(start)
+        data = f.read()
+    if start > 0:  # the first line read is a piece of a longer one
+        data = data[data.find(b"\n") + 1:]
+    return data.decode(errors="replace").splitlines()

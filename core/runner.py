@@ -22,7 +22,8 @@ from core.errors import AlreadyRunning, NotRunning, SpawnFailed
 from core.events import EventBus, EventKind, ProgramEvent
 from core.exit_watch import ExitStatus, ExitWatcher
 from core.identity import Identity, SpawnHook
-from core.log_files import log_path, open_for_child
+from core.log_files import log_path
+from core.logd.client import ChildOutput, ChildStreams, DirectFiles
 from core.process_tags import new_nonce
 from core.program_state import ProgramState, State
 from core.run_log import RunLog
@@ -46,6 +47,7 @@ class ProgramRunner:
         base_dir: Path,
         env: Mapping[str, str],
         tasks: Callable[[asyncio.Task[None]], None],
+        logs: ChildOutput | None = None,
     ) -> None:
         self.spec = spec
         self.run_log = run_log
@@ -54,6 +56,7 @@ class ProgramRunner:
         self.clock = clock
         self.log_dir = log_dir
         self.log_file = log_path(log_dir, spec.name)
+        self.logs = logs or DirectFiles(log_dir)
         self.base_dir = base_dir
         self.env = dict(env)
         self._own_task = tasks
@@ -109,18 +112,18 @@ class ProgramRunner:
         nonce = new_nonce()
         cwd: str | None = None
         hook: SpawnHook | None = None
-        fd: int | None = None
+        streams: ChildStreams | None = None
         try:
             cwd = str(self._resolve(spec.cwd)) if spec.cwd else None
             hook = self.identity.hook(spec.name, nonce)
-            fd = open_for_child(self.log_file)
+            streams = self.logs.open(spec)  # a pipe to the log daemon, or the file itself as a fallback
             popen = subprocess.Popen(  # argv list, never a shell
                 spec.command,
                 cwd=cwd,
                 env={**self.env, **hook.env},
                 stdin=subprocess.DEVNULL,
-                stdout=fd,
-                stderr=fd,
+                stdout=streams.stdout,
+                stderr=streams.stderr,
                 start_new_session=True,
                 close_fds=True,  # no preexec_fn: subprocess keeps its fast vfork path (see identity._place)
             )
@@ -132,8 +135,8 @@ class ProgramRunner:
                 return
             raise SpawnFailed(st.message) from e
         finally:
-            if fd is not None:
-                os.close(fd)
+            if streams is not None:
+                streams.close()  # the child has its copies; the log daemon (or the file) has the other end
         try:
             if hook.placed is not None:
                 hook.placed(popen.pid)

@@ -18,11 +18,9 @@ from pathlib import Path
 from core import procfs
 from core.clock import Clock
 from core.errors import ProcbotError
-from core.log_files import rotate_if_needed
 from core.program_state import State
 from core.registry import Registry, SampleRow
 from core.sample_rollup import Usage
-from core.spec import LogRotation
 from core.supervisor import Supervisor
 from core.watched import WatchedProgram
 
@@ -111,9 +109,7 @@ class Scanner:
         ]
         pidfile_progs = [w for w in self.sup.watched.values() if w.pidfile is not None]
         pattern_progs = [w for w in self.sup.watched.values() if w.pattern is not None and w.st.state is State.MISSING]
-        # log sizes are checked on discovery ticks only: rotation need not be second-exact
-        rotate = [(r.log_file, r.spec.log) for r in self.sup.runners.values()] if discover else []
-        res = await asyncio.to_thread(self._collect, tracked, discover, pidfile_progs, pattern_progs, rotate)
+        res = await asyncio.to_thread(self._collect, tracked, discover, pidfile_progs, pattern_progs)
         self._apply(res)
         self.scans += 1
         if self._pending_rows:
@@ -126,7 +122,6 @@ class Scanner:
         discover: bool,
         pidfile_progs: list[WatchedProgram],
         pattern_progs: list[WatchedProgram],
-        rotate: list[tuple[Path, LogRotation]],
     ) -> _Result:
         res = _Result()
         if discover and tracked:
@@ -165,11 +160,6 @@ class Scanner:
                         ticks = procfs.start_ticks(pid)
                         if ticks is not None:
                             res.patterns[w.st.name] = (pid, ticks)
-        for path, rot in rotate:
-            try:
-                rotate_if_needed(path, rot.max_bytes, rot.backups)
-            except OSError as e:
-                log.warning("log rotation of %s failed: %s", path, e)
         return res
 
     # -- back on the loop ------------------------------------------------

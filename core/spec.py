@@ -77,6 +77,10 @@ class GiveUp(Strict):
 class LogRotation(Strict):
     max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     backups: int = Field(5, ge=0, le=100)
+    timestamps: bool = Field(False, description="prefix each line with its UTC arrival time")
+    stderr_file: bool = Field(False, description="stderr to <program>.err.log instead of the .log")
+    rate_limit_burst: int = Field(0, ge=0, description="lines per interval, then suppressed (counted); 0 = off")
+    rate_limit_interval: float = Field(30.0, gt=0, le=86400, description="seconds")
 
 
 def _signal_name(v: str) -> str:

@@ -20,6 +20,7 @@ from core.errors import NotFound, ProcbotError, RegistryError
 from core.events import EventBus
 from core.grammar import Target
 from core.identity import Identity, make_identity
+from core.logd.client import ChildOutput, DirectFiles
 from core.program_state import ProgramState, State
 from core.reconcile import Reconciler
 from core.registry import Registry
@@ -39,8 +40,10 @@ class Supervisor:
         bus: EventBus,
         clock: Clock,
         environ: Mapping[str, str] | None = None,
+        logs: ChildOutput | None = None,
     ) -> None:
         self.config = config
+        self.logs = logs or DirectFiles(config.log_dir)
         self.registry = registry
         self.bus = bus
         self.clock = clock
@@ -60,7 +63,7 @@ class Supervisor:
             env = {**self._base_env, **spec.env}
             self.runners[spec.name] = ProgramRunner(
                 spec, run_log=self.run_log, identity=self.identity, bus=self.bus, clock=self.clock,
-                log_dir=config.log_dir, base_dir=config.base_dir, env=env, tasks=self._own,
+                log_dir=config.log_dir, base_dir=config.base_dir, env=env, tasks=self._own, logs=self.logs,
             )
         for wspec in config.watch:
             self.watched[wspec.name] = WatchedProgram(wspec, bus=self.bus, clock=self.clock,
