@@ -10,6 +10,7 @@ import sys
 
 from core.actor import Actor, CommandContext
 from core.events import EventKind, ProgramEvent
+from core.logd.client import DirectFiles
 from core.program_state import State
 from tests.faults.identity_support import tagged_program
 from tests.helpers import kill_tagged, unique_tag, wait_for
@@ -77,7 +78,8 @@ async def test_emfile_at_a_restart_is_retried_until_descriptors_are_free_again(m
         kill_tagged(tag)
 
 
-async def test_an_unopenable_log_during_an_automatic_restart_is_retried_and_the_program_comes_back(make_app):
+async def test_an_unopenable_log_file_during_an_automatic_restart_is_retried_and_the_program_comes_back(make_app):
+    """The direct-file fallback (used when the log daemon cannot start) opens the log at each spawn."""
     tag = unique_tag("logdir")
     try:
         app = await make_app([{"name": "web", "command": tagged_program(tag), "backoff": QUICK_RETRY}])
@@ -85,6 +87,8 @@ async def test_an_unopenable_log_during_an_automatic_restart_is_retried_and_the_
         st = app.supervisor.state("web")
         first = st.pid
         logs = app.config.log_dir
+        app.supervisor.runners["web"].logs = DirectFiles(logs)
+        logs.mkdir(parents=True, exist_ok=True)
         logs.rename(logs.with_name("logs.away"))
         logs.write_text("not a folder")  # the log file cannot be opened: ENOTDIR
         try:
@@ -96,6 +100,26 @@ async def test_an_unopenable_log_during_an_automatic_restart_is_retried_and_the_
             logs.unlink()
             logs.with_name("logs.away").rename(logs)
         await wait_for(lambda: st.state.is_up and st.pid not in (None, first), timeout=10)
+    finally:
+        kill_tagged(tag)
+
+
+async def test_an_unwritable_log_dir_does_not_keep_a_program_down_when_the_log_daemon_holds_its_output(make_app):
+    tag = unique_tag("logdir-logd")
+    try:
+        app = await make_app([{"name": "web", "command": tagged_program(tag), "backoff": QUICK_RETRY}])
+        st = app.supervisor.state("web")
+        first = st.pid
+        logs = app.config.log_dir
+        logs.mkdir(parents=True, exist_ok=True)
+        logs.rename(logs.with_name("logs.away"))
+        logs.write_text("not a folder")
+        try:
+            os.kill(first, signal.SIGKILL)
+            await wait_for(lambda: st.state.is_up and st.pid not in (None, first), timeout=10)
+        finally:
+            logs.unlink()
+            logs.with_name("logs.away").rename(logs)
     finally:
         kill_tagged(tag)
 
