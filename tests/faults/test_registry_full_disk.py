@@ -36,6 +36,8 @@ def degraded_status(cfg: Path) -> str:
     """Run ``status`` until it reports that history is not recorded (writes need to hit the fault first)."""
 
     def check() -> str:
+        # local read-only calls are not audited, so ask for something that is (refused: no such program)
+        cli(cfg, "stop", "no-such-program")
         out = cli(cfg, "status")
         assert out.returncode == 0, f"status exited {out.returncode}: {out.stderr}{out.stdout}"
         return out.stdout if NOT_RECORDED in out.stdout else ""
