@@ -18,6 +18,8 @@ from typing import Any, TextIO
 from adapters.console import ConsoleAdapter
 from bot.config_loader import load_config
 from bot.event_recorder import EventRecorder
+from bot.limits import raise_nofile_limit
+from bot.startup_memory import release_startup_memory
 from core.clock import Clock, SystemClock
 from core.dispatcher import Dispatcher
 from core.errors import ProcbotError
@@ -72,6 +74,7 @@ class App:
         self.extensions: list[Any] = []  # services with async start()/stop() (alerts, digests)
 
     async def start(self) -> None:
+        raise_nofile_limit()  # one pidfd per program: 1,000 programs would hit the default 1024
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.config.state_dir, 0o700)
         await self.registry.open()
@@ -86,6 +89,7 @@ class App:
         self._tasks.append(asyncio.create_task(self._maintenance(), name="maintenance"))
         if self._with_adapters:
             await self._start_adapters()
+        release_startup_memory()
 
     async def _start_adapters(self) -> None:
         from bot.adapters_factory import build_adapters
@@ -137,7 +141,7 @@ class App:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        await self.scanner.settled()
+        await self.scanner.close()
         await self.supervisor.shutdown(stop_programs)
         try:
             await self.scanner.flush(final=True)
