@@ -131,10 +131,10 @@ class Scanner:
         pattern_progs = [w for w in watched if w.pattern is not None and w.st.state is State.MISSING]
         # log sizes are checked on discovery ticks only: rotation need not be second-exact
         rotate = [(r.log_file, r.spec.log) for r in self.sup.runners.values()] if discover else []
-        if tracked or pidfile_progs or pattern_progs or rotate:
+        if tracked or pidfile_progs or pattern_progs or rotate or self._stats.held:
             res = await asyncio.to_thread(self._collect, tracked, discover, pidfile_progs, pattern_progs, rotate)
         else:
-            res = _Result()  # nothing to read: no thread hop, the samples still record who is down
+            res = _Result()  # nothing to read or close: no thread hop; the samples still record who is down
         self._apply(res)
         self.scans += 1
         if self._pending_rows:
@@ -314,6 +314,10 @@ class _StatFiles:
         self.cap = cap
         self._fds: dict[int, int] = {}
         self._used: set[int] = set()
+
+    @property
+    def held(self) -> int:
+        return len(self._fds)
 
     def read(self, pid: int) -> tuple[int, int, int, int, int] | None:
         self._used.add(pid)
