@@ -1,7 +1,7 @@
 """procbot against supervisord and PM2, each as it runs by default, timed from outside in one run.
 
     .venv/bin/python -m bench.bench_peers                 # full run (idle window 300 s), ~12-15 minutes
-    .venv/bin/python -m bench.bench_peers --quick         # smoke run (idle window 20 s), ~2 minutes
+    .venv/bin/python -m bench.bench_peers --quick         # smoke run (idle window 20 s, N=300 and 1,000), ~2 minutes
     .venv/bin/python -m bench.bench_peers --idle 600 --only n100
 
 Sections (``--only``; tables printed as ratios, everything also in bench/results/peers.json):
