@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean faults-soak
+.PHONY: run test lint bench bench-quick bench-peers clean faults-soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,24 @@ faults-soak: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: $(STAMP)
+# PM2, the second peer of bench_peers, installed with npm into bench/.peers/ (git-ignored), pinned.
+# 7.0.4 is the newest 7.0 on the npm registry.
+PM2_VERSION ?= 7.0.4
+PEERS := bench/.peers
+PM2 := $(PEERS)/node_modules/.bin/pm2
+
+$(PM2):
+	mkdir -p $(PEERS)
+	npm install --prefix $(PEERS) --no-audit --no-fund --loglevel=error pm2@$(PM2_VERSION)
+
+bench-peers: $(STAMP) $(PM2)
+
+# The whole set, peers included (~20 min: bench_peers alone idles 300 s); bench-quick is a ~3-5 min smoke run.
+bench: bench-peers
 	$(BIN)/python -m bench.run_all
 
+bench-quick: bench-peers
+	$(BIN)/python -m bench.run_all --quick
+
 clean:
-	rm -rf $(VENV) .state
+	rm -rf $(VENV) .state $(PEERS)

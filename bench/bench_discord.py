@@ -123,7 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sequential", type=int, default=200)
     parser.add_argument("--burst", type=int, default=100)
     parser.add_argument("--restarts", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="short smoke run (fewer requests)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.sequential, args.burst = min(args.sequential, 40), min(args.burst, 50)
+        args.restarts = min(args.restarts, 5)
     logging.basicConfig(level=logging.WARNING)
     series, burst_ok = asyncio.run(run(args.programs, args.sequential, args.burst, args.restarts))
     head = ["/proc", "answered", "ack p50", "ack p99", "ack max", "result p50", "result p99", "result max"]

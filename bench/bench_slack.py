@@ -157,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--programs", type=int, default=100)
     parser.add_argument("--sequential", type=int, default=200)
     parser.add_argument("--burst", type=int, default=100)
+    parser.add_argument("--quick", action="store_true", help="short smoke run (fewer requests)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.sequential, args.burst = min(args.sequential, 40), min(args.burst, 50)
     logging.basicConfig(level=logging.WARNING)
     series, burst_ok = asyncio.run(run(args.programs, args.sequential, args.burst))
     print_table(series, args.programs)

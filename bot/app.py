@@ -18,6 +18,8 @@ from typing import Any, TextIO
 from adapters.console import ConsoleAdapter
 from bot.config_loader import load_config
 from bot.event_recorder import EventRecorder
+from bot.limits import raise_nofile_limit
+from bot.startup_memory import release_startup_memory
 from bot.state_dir import ensure_state_dir
 from core.clock import Clock, SystemClock
 from core.dispatcher import Dispatcher
@@ -78,6 +80,7 @@ class App:
         self.extensions: list[Any] = []  # services with async start()/stop() (alerts, digests)
 
     async def start(self) -> None:
+        raise_nofile_limit()  # one pidfd per program: 1,000 programs would hit the default 1024
         ensure_state_dir(self.config.state_dir, self.config.source)  # 0700 if new; never re-moded
         await self.registry.open()
         await self.silences.load()
@@ -92,6 +95,7 @@ class App:
         self._tasks.append(asyncio.create_task(self._maintenance(), name="maintenance"))
         if self._with_adapters:
             await self._start_adapters()
+        release_startup_memory()
 
     async def _start_adapters(self) -> None:
         from bot.adapters_factory import build_adapters
@@ -144,7 +148,7 @@ class App:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        await self.scanner.settled()
+        await self.scanner.close()
         await self.supervisor.shutdown(stop_programs)
         await self.logs.close()
         try:

@@ -169,8 +169,8 @@ class WatchSpec(Strict):
 class ProcbotSettings(Strict):
     state_dir: str = Field(".state", description="SQLite file, control socket, procbot's own log")
     log_dir: str | None = Field(None, description="program logs; default <state_dir>/logs")
-    scan_interval: float = Field(5.0, ge=0.1, le=3600)
-    tree_scan_every: int = Field(6, ge=1, description="discover child processes every N scans")
+    scan_interval: float = Field(10.0, ge=0.1, le=3600, description="metrics only: exits are seen at once")
+    tree_scan_every: int = Field(3, ge=1, description="discover child processes every N scans")
     stop_programs_on_exit: bool = True
     host_name: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
