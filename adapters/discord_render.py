@@ -27,7 +27,7 @@ import discord
 from discord.utils import escape_markdown, escape_mentions
 
 from adapters.text_render import Attachment, overflow_attachment
-from core.formatting import STAMP, STAMP_OPEN, plain_stamps
+from core.formatting import map_stamps, plain_stamps
 from core.reply import Button, Reply, Tone
 
 # Discord limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
@@ -146,16 +146,7 @@ def inert(text: str) -> str:
     :func:`core.formatting.stamp` become ``<t:epoch:f>``, which Discord shows
     in each reader's own time zone.
     """
-    if STAMP_OPEN not in text:
-        return _inert_text(text)
-    out: list[str] = []
-    pos = 0
-    for m in STAMP.finditer(text):
-        out.append(_inert_text(text[pos : m.start()]))
-        out.append(f"<t:{m.group(1)}:f>")
-        pos = m.end()
-    out.append(_inert_text(text[pos:]))
-    return "".join(out)
+    return map_stamps(text, _inert_text, lambda epoch, _fallback: f"<t:{epoch}:f>")
 
 
 def _inert_text(text: str) -> str:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.text_render import Attachment, overflow_attachment
-from core.formatting import STAMP, STAMP_OPEN, plain_stamps
+from core.formatting import map_stamps, plain_stamps
 from core.reply import Button, Field, Reply, Table, Tone
 
 MAX_TEXT = 3000
@@ -118,16 +118,11 @@ def inert(text: str) -> str:
     marked with :func:`core.formatting.stamp` become Slack date tokens, which
     every reader sees in their own time zone (the fallback where Slack cannot).
     """
-    if STAMP_OPEN not in text:
-        return _inert_text(text)
-    out: list[str] = []
-    pos = 0
-    for m in STAMP.finditer(text):
-        out.append(_inert_text(text[pos : m.start()]))
-        out.append(f"<!date^{m.group(1)}^{{date_short_pretty}} {{time}}|{escape(m.group(2))}>")
-        pos = m.end()
-    out.append(_inert_text(text[pos:]))
-    return "".join(out)
+    return map_stamps(text, _inert_text, _date_token)
+
+
+def _date_token(epoch: str, fallback: str) -> str:
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{escape(fallback)}>"
 
 
 def _inert_text(text: str) -> str:

@@ -10,6 +10,7 @@ the given zone. Sizes are binary (KiB, MiB, GiB), which is what they are.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -64,6 +65,21 @@ def stamp(ts: float | None, tz: str | None = None) -> str:
     if ts is None:
         return "-"
     return f"{STAMP_OPEN}{int(ts)}|{when(ts, tz)}{STAMP_CLOSE}"
+
+
+def map_stamps(text: str, plain: Callable[[str], str], token: Callable[[str, str], str]) -> str:
+    """``text`` with ``plain`` applied between stamps and each stamp replaced by ``token(epoch, fallback)``:
+    the one walk over stamp markers every renderer shares."""
+    if STAMP_OPEN not in text:
+        return plain(text)
+    out: list[str] = []
+    pos = 0
+    for m in STAMP.finditer(text):
+        out.append(plain(text[pos : m.start()]))
+        out.append(token(m.group(1), m.group(2)))
+        pos = m.end()
+    out.append(plain(text[pos:]))
+    return "".join(out)
 
 
 def plain_stamps(text: str) -> str:
