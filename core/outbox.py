@@ -172,9 +172,11 @@ class Outbox:
         if self._pruner is not None:
             tasks.append(self._pruner)
             self._pruner = None
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        pending = set(tasks)
+        while pending:  # a cancel swallowed by a library call is repeated until the task ends
+            for t in pending:
+                t.cancel()
+            _, pending = await asyncio.wait(pending, timeout=1.0)
         self._lanes.clear()
 
     # -- enqueueing ------------------------------------------------------
@@ -248,7 +250,7 @@ class Outbox:
     # -- the lanes -------------------------------------------------------
     async def _run_worker(self, lane: _Lane, worker: _Worker) -> None:
         platform = Destination.parse(lane.destination).platform
-        while True:
+        while self._running:
             worker.wake.clear()
             try:
                 row = await self.store.next_entry(lane.destination, retrying=worker.retrying)
@@ -264,8 +266,11 @@ class Outbox:
             # capped, so a wall clock stepped backwards cannot hold a destination's queue for hours
             wait = min(wait, self.backoff_max)
             if wait > 0:
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel that lands as the
+                # event fires, and then stop() would wait for this task for ever
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(worker.wake.wait(), wait)
+                    async with asyncio.timeout(wait):
+                        await worker.wake.wait()
                 continue
             worker.busy = True
             try:
