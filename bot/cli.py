@@ -60,6 +60,8 @@ def _socket_of(config: Path) -> Path:
         text = config.read_text()
     except FileNotFoundError:
         raise SystemExit(_fail(f"{config}: file does not exist", EXIT_USAGE)) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SystemExit(_fail(f"{config}: cannot be read: {e}", EXIT_USAGE)) from None
     m = _STATE_DIR.search(text)
     if m:
         raw = m.group(1)
@@ -71,7 +73,12 @@ def _socket_of(config: Path) -> Path:
         except tomllib.TOMLDecodeError as e:
             raise SystemExit(_fail(f"{config}: not valid TOML: {e}", EXIT_USAGE)) from None
         raw = str(data.get("procbot", {}).get("state_dir", ".state"))
-    state = Path(raw).expanduser()
+    try:
+        if "\0" in raw:
+            raise ValueError("NUL byte in the path")
+        state = Path(raw).expanduser()
+    except (RuntimeError, ValueError) as e:  # ~nosuchuser, NUL: check-config names the key
+        raise SystemExit(_fail(f"{config}: procbot.state_dir: {raw!r}: {e}", EXIT_USAGE)) from None
     if not state.is_absolute():
         state = config.resolve().parent / state
     return state / "procbot.sock"

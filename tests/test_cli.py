@@ -265,3 +265,12 @@ def test_audit_pages_through_every_row_newest_first(daemon):
 def test_a_bad_audit_filter_is_a_usage_error(shared, word, fragment):
     out = cli(shared.cfg, "audit", word)
     assert out.returncode == EXIT_USAGE and fragment in out.stdout
+
+
+@pytest.mark.parametrize("state_dir", ["~nosuchuser-procbot/x", "a\\u0000b"])
+def test_a_client_command_with_an_unusable_state_dir_is_a_usage_error_without_a_traceback(tmp_path, state_dir):
+    cfg = tmp_path / "procbot.toml"
+    cfg.write_text(f'[procbot]\nstate_dir = "{state_dir}"\n')
+    out = cli(cfg, "status")
+    assert out.returncode == EXIT_USAGE
+    assert "procbot.state_dir" in out.stderr and "Traceback" not in out.stderr
