@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sqlite3
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from tests.daemon_harness import Daemon, write_config
 
 
 def socket_of(cfg: Path) -> Path:
@@ -69,3 +73,19 @@ def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+@contextlib.contextmanager
+def one_program_daemon(tmp: Path) -> Iterator[Daemon]:
+    """A real daemon with one long-running program, `web`, stopped afterwards."""
+    cfg = write_config(tmp, f'''
+[[program]]
+name = "web"
+command = ["{sys.executable}", "-c", "import time; time.sleep(3600)"]
+''')
+    d = Daemon(cfg)
+    try:
+        d.wait_ready(programs=1)
+        yield d
+    finally:
+        d.stop()

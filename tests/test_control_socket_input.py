@@ -8,26 +8,16 @@ import sys
 
 import pytest
 
-from tests.control_socket_helpers import audit_rows, raw_request, request, socket_of
-from tests.daemon_harness import ROOT, Daemon, write_config
+from tests.control_socket_helpers import audit_rows, one_program_daemon, raw_request, request, socket_of
+from tests.daemon_harness import ROOT
 
 PY = sys.executable
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("control-input")
-    cfg = write_config(tmp, f'''
-[[program]]
-name = "web"
-command = ["{PY}", "-c", "import time; time.sleep(3600)"]
-''')
-    d = Daemon(cfg)
-    try:
-        d.wait_ready(programs=1)
+    with one_program_daemon(tmp_path_factory.mktemp("control-input")) as d:
         yield d
-    finally:
-        d.stop()
 
 
 def last_audit(cfg):

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from bot import control_client
-from tests.control_socket_helpers import audit_count, audit_rows, eventually, read_frame, socket_of
+from tests.control_socket_helpers import audit_count, audit_rows, eventually, one_program_daemon, read_frame, socket_of
 from tests.daemon_harness import Daemon, cli, write_config
 
 PY = sys.executable
@@ -32,17 +32,8 @@ NOBODY = 65534
 
 @pytest.fixture
 def daemon(tmp_path):
-    cfg = write_config(tmp_path, f'''
-[[program]]
-name = "web"
-command = ["{PY}", "-c", "import time; time.sleep(3600)"]
-''')
-    d = Daemon(cfg)
-    try:
-        d.wait_ready(programs=1)
+    with one_program_daemon(tmp_path) as d:
         yield d
-    finally:
-        d.stop()
 
 
 def open_fds(pid: int) -> int:
