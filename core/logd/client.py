@@ -139,6 +139,7 @@ class LogDaemonClient:
         self._events: asyncio.Queue[ProgramEvent] | None = None
         self._on_exits: asyncio.Task[None] | None = None
         self._flushing: dict[str, asyncio.Task[None]] = {}
+        self._ready = asyncio.Event()  # connected, and every held pipe handed over (a flush must not overtake them)
         self._closed = False
         self.daemon_pid: int | None = None
         self.down_since: float | None = None
@@ -215,6 +216,12 @@ class LogDaemonClient:
         return task
 
     async def _flush_now(self, program: str) -> None:
+        if not self._ready.is_set() and not self.unavailable:
+            # a program that exits while the daemon is still starting (or being revived) would otherwise be
+            # flushed before its pipe reached the daemon, and its crash alert would miss its last lines
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FLUSH_TIMEOUT):
+                    await self._ready.wait()
         got = await self._request({"op": "flush", "program": program}, timeout=FLUSH_TIMEOUT)
         if got is not None and got.get("ok"):
             self.stats_cache[program] = got["stats"]
@@ -259,6 +266,7 @@ class LogDaemonClient:
         await self._take_holdings()  # what a daemon that outlived the last procbot still reads
         for held in self._held.values():  # and what we held meanwhile (it keeps one copy of each)
             self._attach(held)
+        self._ready.set()
         self.down_since = None
         self.unavailable = ""
         log.info("log daemon pid=%s holds %d pipes", self.daemon_pid, len(self._held))
@@ -351,6 +359,7 @@ class LogDaemonClient:
                     log.error("%s; programs write their log files directly, without rotation", self.unavailable)
 
     def _disconnect(self) -> None:
+        self._ready.clear()
         sock, self._sock = self._sock, None
         if sock is not None:
             with contextlib.suppress(Exception):
