@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench._util import CLK_TCK, Workspace
+from bench._util import CLK_TCK, Workspace, stat_fields
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -150,17 +150,9 @@ def cpu_ns(pid: int) -> int | None:
 
 def cpu_ticks_total(pid: int) -> int | None:
     """utime + stime of the whole process (threads that ended included), in clock ticks."""
-    st = _stat_fields(pid)
+    st = stat_fields(pid)
     return int(st[11]) + int(st[12]) if st else None
 
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    return data[data.rindex(b")") + 2:].decode().split()
 
 
 def memory(pid: int) -> dict[str, float]:

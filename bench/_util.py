@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import math
 import os
 import shutil
@@ -296,3 +297,19 @@ def parse_only(ap: argparse.ArgumentParser, raw: str, allowed: set[str]) -> set[
     if unknown:
         ap.error(f"unknown section(s): {', '.join(sorted(unknown))}")
     return only
+
+
+def write_json(path: Path, out: dict[str, Any]) -> None:
+    """Results as JSON, with NaN and infinity (a figure that could not be measured) written as null."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def clean(o: Any) -> Any:
+        if isinstance(o, float) and (math.isnan(o) or math.isinf(o)):
+            return None
+        if isinstance(o, dict):
+            return {str(k): clean(v) for k, v in o.items()}
+        if isinstance(o, list | tuple):
+            return [clean(v) for v in o]
+        return o
+
+    path.write_text(json.dumps(clean(out), indent=2) + "\n")

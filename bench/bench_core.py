@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import io
 import json
-import math
 import os
 import platform
 import signal
@@ -59,6 +58,7 @@ from bench._util import (
     table,
     timeit,
     wait_until,
+    write_json,
 )
 from bench._util import progress as _progress
 from bot.app import App
@@ -624,25 +624,10 @@ async def amain(plan: Plan, quick: bool, only: set[str], ws: Workspace) -> dict[
     finally:
         out["meta"]["seconds"] = time.monotonic() - t0
         out["targets"] = targets(out)
-        write_json(out)
+        write_json(RESULTS, out)
     print_targets(out["targets"])
     say(f"\n(total {out['meta']['seconds']:.0f} s; JSON in {RESULTS.relative_to(ROOT)})")
     return out
-
-
-def write_json(out: dict[str, Any]) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-
-    def clean(o: Any) -> Any:
-        if isinstance(o, float) and (math.isnan(o) or math.isinf(o)):
-            return None
-        if isinstance(o, dict):
-            return {str(k): clean(v) for k, v in o.items()}
-        if isinstance(o, list | tuple):
-            return [clean(v) for v in o]
-        return o
-
-    RESULTS.write_text(json.dumps(clean(out), indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

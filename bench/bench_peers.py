@@ -49,7 +49,7 @@ from bench._peers import (
     raise_nofile,
     reap,
 )
-from bench._util import CLK_TCK, Workspace, median, ms, parse_only, ratio, say, summary, table
+from bench._util import CLK_TCK, Workspace, median, ms, parse_only, ratio, say, summary, table, write_json
 from bench._util import progress as _progress
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -478,21 +478,6 @@ def meta(plan: Plan, quick: bool, names: list[str]) -> dict[str, Any]:
             "supervisor": version("supervisor"), "pm2": pm2v, "pm2_pinned": PM2_VERSION, "clk_tck": CLK_TCK}
 
 
-def write_json(out: dict[str, Any]) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-
-    def clean(o: Any) -> Any:
-        if isinstance(o, float) and (math.isnan(o) or math.isinf(o)):
-            return None
-        if isinstance(o, dict):
-            return {str(k): clean(v) for k, v in o.items()}
-        if isinstance(o, list | tuple):
-            return [clean(v) for v in o]
-        return o
-
-    RESULTS.write_text(json.dumps(clean(out), indent=2) + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.bench_peers", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="short smoke run (~2 min): idle 20 s, N=300/1000")
@@ -537,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         m["seconds"] = time.monotonic() - t0
-        write_json(out)
+        write_json(RESULTS, out)
         ws.close()
         with contextlib.suppress(Exception):
             reap()
