@@ -30,6 +30,11 @@ async def wait_until_true(check: Callable[[], Awaitable[bool]], timeout: float =
 
 
 def alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie.
+
+    A process can vanish between the open and the read of its stat file, and
+    the read then fails with ESRCH (ProcessLookupError), so every OSError means gone.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -37,7 +42,7 @@ def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
+    except OSError:
         return False
 
 

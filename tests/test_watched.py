@@ -85,7 +85,7 @@ def _state_of(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
+    except OSError:  # ENOENT, or ESRCH when it vanishes between open and read
         return "gone"
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from core.actor import Actor, CommandContext
 from tests.daemon_harness import Daemon, status_json, write_config
 from tests.faults.logs_programs import log_files, numbered_writer, numbers
-from tests.helpers import wait_for
+from tests.helpers import alive, wait_for
 
 CLI = CommandContext(Actor("cli", "tester", local=True))
 
@@ -113,15 +113,7 @@ async def test_the_log_daemon_exits_once_procbot_has_stopped_every_program(make_
     daemon = app.logs.daemon_pid
     assert daemon is not None
     await app.stop(stop_programs=True)
-    await wait_for(lambda: not _alive(daemon), timeout=30)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[1][0] != "Z"
-    except FileNotFoundError:
-        return False
+    await wait_for(lambda: not alive(daemon), timeout=30)
 
 
 async def test_when_the_log_daemon_cannot_start_programs_write_their_files_directly_and_status_says_so(
