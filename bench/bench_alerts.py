@@ -37,9 +37,9 @@ from bench._util import Workspace, median, ms, parse_only, pct, progress, ratio,
 from bot.app import App
 from bot.config_loader import config_from_dict
 from bot.extensions import Alerting, install_extensions
-from core.events import EventKind
-from core.registry import Registry
+from core.process.events import EventKind
 from core.reply import Reply
+from core.store.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "alerts.json"

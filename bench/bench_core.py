@@ -66,8 +66,8 @@ from bot.config_loader import config_from_dict
 from bot.control_client import DaemonUnreachable, send
 from bot.control_server import ControlServer
 from core.actor import Actor, CommandContext
-from core.events import EventKind
-from core.program_state import State
+from core.process.events import EventKind
+from core.process.states import State
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "core.json"
@@ -230,8 +230,8 @@ async def measure_procbot(app: App, names: list[str], plan: Plan, ctl_path: Path
 def collect_breakdown(app: App, plan: Plan) -> dict[str, Any]:
     """The worker-thread part of a steady tick alone (procbot internals; skipped if they changed)."""
     try:
-        from core.log_files import log_path
-        from core.scanner import _Tracked
+        from core.process.logs import log_path
+        from core.process.scanner import _Tracked
 
         sc, sup = app.scanner, app.supervisor
         tracked = [_Tracked(st.name, st.pid, st.start_ticks or 0, list(sc._members.get(st.name, [])))
@@ -251,7 +251,7 @@ def collect_breakdown(app: App, plan: Plan) -> dict[str, Any]:
 
 async def status_without_audit(app: App, plan: Plan) -> float | None:
     try:
-        from core.grammar import parse
+        from core.commands.grammar import parse
 
         cmd = parse("status")
         d = app.dispatcher

@@ -25,7 +25,7 @@ def build_adapters(config: Config, handler: CommandHandler, environ: Mapping[str
         if secrets is None:
             log.warning("slack: credentials missing (%s), adapter not started", slack_needs(config))
         else:
-            from adapters.slack_adapter import SlackAdapter
+            from adapters.slack.adapter import SlackAdapter
 
             adapters.append(SlackAdapter(config.slack, handler, secrets, clock=clock))
     if config.discord is not None and config.discord.enabled:
@@ -33,7 +33,7 @@ def build_adapters(config: Config, handler: CommandHandler, environ: Mapping[str
         if token is None:
             log.warning("discord: %s not set, adapter not started", config.discord.token_env)
         else:
-            from adapters.discord_adapter import DiscordAdapter
+            from adapters.discord.adapter import DiscordAdapter
 
             adapters.append(DiscordAdapter(config.discord, handler, token, clock=clock))
     return adapters

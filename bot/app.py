@@ -15,26 +15,26 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from adapters.console import ConsoleAdapter
+from adapters.console.adapter import ConsoleAdapter
 from bot.config_loader import load_config
 from bot.event_recorder import EventRecorder
 from bot.limits import raise_nofile_limit
 from bot.startup_memory import release_startup_memory
 from bot.state_dir import ensure_state_dir
+from core.alerts.silences import Silences
 from core.clock import Clock, SystemClock
-from core.dispatcher import Dispatcher
+from core.commands.dispatcher import Dispatcher
+from core.commands.permissions import Permissions
 from core.errors import ProcbotError
-from core.events import EventBus
 from core.logd.client import LogDaemonClient
-from core.permissions import Permissions
 from core.ports import Messenger
-from core.registry import Registry
-from core.registry_live import supervisor_live_state
-from core.retention import prune_history
-from core.scanner import Scanner
-from core.silences import Silences
+from core.process.events import EventBus
+from core.process.scanner import Scanner
+from core.process.supervisor import Supervisor
 from core.spec import Config
-from core.supervisor import Supervisor
+from core.store.live import supervisor_live_state
+from core.store.registry import Registry
+from core.store.retention import prune_history
 
 log = logging.getLogger(__name__)
 

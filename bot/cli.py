@@ -3,7 +3,7 @@
 Client commands (status, start, ...) only import the standard library, the
 grammar and the plain-text renderer, so ``procbot status`` starts in a few
 tens of milliseconds; ``run`` and ``check-config`` import the engine lazily.
-The commands are the grammar's (``core.grammar.VERBS``), so ``procbot help``
+The commands are the grammar's (``core.commands.grammar.VERBS``), so ``procbot help``
 and ``/proc help`` show the same text.
 
 Exit status (``EXIT_*`` below): 0 ok; 1 the command failed; 2 usage or config
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # argparse is imported only when needed: plain client calls skip it
     import argparse
 
-from core.grammar import ALIASES, SUMMARIES, VERBS
+from core.commands.grammar import ALIASES, SUMMARIES, VERBS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_NOT_RUNNING, EXIT_NO_SUCH_PROGRAM = 3, 4  # `status <target>`, as supervisorctl (LSB status codes)
@@ -180,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _help(words: list[str]) -> int:
     """`procbot help [command]`, answered from the grammar itself: no daemon needed, same text as `/proc help`."""
+    from core.commands.grammar import HELP_NOTE, help_lines, parse
     from core.errors import InvalidInput
-    from core.grammar import HELP_NOTE, help_lines, parse
 
     try:
         cmd = parse(" ".join(["help", *words]))
@@ -302,7 +302,7 @@ def _discord_invite(args: argparse.Namespace) -> int:
         app_id = cfg.discord.application_id if cfg.discord else None
     if not app_id or not app_id.isdigit():
         return _fail("give --application-id ID (digits) or set [discord].application_id", EXIT_USAGE)
-    from adapters.discord_invite import invite_url
+    from adapters.discord.invite import invite_url
     from core.errors import InvalidInput
 
     try:

@@ -12,8 +12,8 @@ import dataclasses
 import logging
 
 from core.errors import RegistryError
-from core.events import EventBus, ProgramEvent
-from core.registry import Registry
+from core.process.events import EventBus, ProgramEvent
+from core.store.registry import Registry
 
 log = logging.getLogger(__name__)
 

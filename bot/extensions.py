@@ -16,17 +16,17 @@ from bot.app import App
 from bot.schedule_check import digest_problems
 from bot.scheduler import DigestScheduler
 from bot.secrets import discord_token, slack_secrets
-from core.alert_policy import AlertPolicy
-from core.digest import DigestBuilder
+from core.alerts.incidents import IncidentStore
+from core.alerts.outbox import MessengerLookup, NotReady, Outbox
+from core.alerts.policy import AlertPolicy
+from core.alerts.recording import RegistryAlerts, route_destinations
+from core.digest.builder import DigestBuilder
 from core.errors import ConfigError, DeliveryError
-from core.incidents import IncidentStore
-from core.oom import OomWatch
-from core.outbox import MessengerLookup, NotReady, Outbox
-from core.outbox_store import OutboxStore
 from core.ports import Messenger
-from core.registry_alerts import RegistryAlerts, route_destinations
-from core.sample_rollup import SampleRollup
+from core.process.oom import OomWatch
 from core.spec import Config
+from core.store.outbox import OutboxStore
+from core.store.rollup import SampleRollup
 
 
 @dataclass

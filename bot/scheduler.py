@@ -31,15 +31,15 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.cron import last_fire, next_fire, trigger
-from core.alert_format import digest_reply
+from core.alerts.messages import digest_reply
+from core.alerts.outbox import Outbox
 from core.clock import Clock
-from core.digest import DigestBuilder
+from core.digest.builder import DigestBuilder
 from core.errors import ProcbotError
-from core.outbox import Outbox
-from core.registry import Registry
 from core.reply import Reply, Tone
-from core.sample_rollup import SampleRollup
 from core.spec import DigestSpec
+from core.store.registry import Registry
+from core.store.rollup import SampleRollup
 
 log = logging.getLogger(__name__)
 

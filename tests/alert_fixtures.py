@@ -21,6 +21,7 @@ from bot.app import App
 from bot.extensions import Alerting, install_extensions
 from core.actor import Actor, CommandContext
 from core.errors import DeliveryError
+from core.process.logs import log_path
 from core.reply import Reply
 from tests.conftest import MakeApp
 from tests.helpers import wait_for
@@ -216,3 +217,13 @@ async def discord_alert_rig(make_app: MakeApp, programs: list[dict[str, Any]],
         assert await adapter.wait_connected(10)  # type: ignore[attr-defined]
         yield PlatformRig(app, alerting, fake, adapter)
         await app.stop(stop_programs=True)
+
+
+async def wait_logged(app, name: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the program's log file holds ``text``: the program is up and talking."""
+    path = log_path(app.config.log_dir, name)
+    await wait_for(lambda: path.exists() and text in path.read_text())
+
+
+async def incident_rows(app) -> list[tuple]:  # type: ignore[no-untyped-def]
+    return await app.registry.fetch_all("SELECT id, program, resolved_at, crashes FROM incidents ORDER BY id")

@@ -91,7 +91,7 @@ def _kill_unadopted_runs(apps: list[App]) -> None:
     import signal
     import sqlite3
 
-    from core import procfs
+    from core.process import procfs
 
     for db in {app.config.state_dir / "procbot.db" for app in apps}:
         if not db.exists():

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core import procfs
+from core.process import procfs
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import core
-from core.events import EventBus, EventKind, ProgramEvent
-from core.log_files import log_path, open_for_child
 from core.logd import protocol
+from core.process.events import EventBus, EventKind, ProgramEvent
+from core.process.logs import log_path, open_for_child
 from core.spec import ProgramSpec
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.discord_adapter import DiscordAdapter
+from adapters.discord.adapter import DiscordAdapter
 from tests.fakes.discord_server import FakeDiscord, FakeUser, InteractionRecord
 
 CONNECT_TIMEOUT = 10.0

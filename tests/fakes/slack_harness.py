@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.slack_adapter import SlackAdapter
+from adapters.slack.adapter import SlackAdapter
 from tests.fakes.slack_server import (
     APP_TOKEN,
     BOT_TOKEN,

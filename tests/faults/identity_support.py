@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core import cgroups, process_tags
+from core.process import cgroups
+from core.process import tags as process_tags
 
 PY = sys.executable
 

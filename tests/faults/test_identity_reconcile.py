@@ -8,9 +8,9 @@ import subprocess
 
 import pytest
 
-from core.events import EventKind
-from core.identity import CgroupIdentity
-from core.process_tags import ENV_VAR, Tag, new_nonce
+from core.process.events import EventKind
+from core.process.identity import CgroupIdentity
+from core.process.tags import ENV_VAR, Tag, new_nonce
 from tests.faults.identity_support import MODES, tagged_program
 from tests.helpers import alive, kill_tagged, tagged_pids, unique_tag, wait_for
 

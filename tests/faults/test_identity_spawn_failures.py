@@ -9,9 +9,9 @@ import signal
 import sys
 
 from core.actor import Actor, CommandContext
-from core.events import EventKind, ProgramEvent
 from core.logd.client import DirectFiles
-from core.program_state import State
+from core.process.events import EventKind, ProgramEvent
+from core.process.states import State
 from tests.faults.identity_support import tagged_program
 from tests.helpers import kill_tagged, unique_tag, wait_for
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.actor import Actor, CommandContext
-from core.registry import Registry
+from core.store.registry import Registry
 from tests.alert_fixtures import alert_program, alert_rig
 from tests.conftest import sleeper
 from tests.faults.registry_faults import fill, query, small_tmpfs

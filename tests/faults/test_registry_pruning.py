@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.config_loader import config_from_dict
-from core.registry import Registry
-from core.retention import DAY, prune_history
+from core.store.registry import Registry
+from core.store.retention import DAY, prune_history
 
 NOW = 1_800_000_000.0
 

@@ -1,0 +1,75 @@
+"""Silences: alerts for matching programs are recorded but not posted until the silence ends."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+from core.clock import Clock
+from core.store.registry import Registry
+
+
+@dataclass(frozen=True)
+class Silence:
+    id: int
+    target: str
+    created_at: float
+    until: float
+    created_by: str
+    reason: str
+
+    def covers(self, program: str, group: str | None) -> bool:
+        t = self.target
+        if t == "all":
+            return True
+        if t.startswith("group:"):
+            return group == t[6:]
+        return fnmatch.fnmatchcase(program, t)
+
+
+class Silences:
+    def __init__(self, registry: Registry, clock: Clock) -> None:
+        self.registry = registry
+        self.clock = clock
+        self._items: list[Silence] = []
+
+    async def load(self) -> None:
+        rows = await self.registry.fetch_all(
+            "SELECT id, target, created_at, until, created_by, reason FROM silences "
+            "WHERE ended_at IS NULL AND until > ?",
+            (self.clock.time(),),
+        )
+        self._items = [Silence(*r) for r in rows]
+
+    def active(self) -> list[Silence]:
+        now = self.clock.time()
+        self._items = [s for s in self._items if s.until > now]
+        return list(self._items)
+
+    def matching(self, program: str, group: str | None) -> Silence | None:
+        for s in self.active():
+            if s.covers(program, group):
+                return s
+        return None
+
+    async def add(self, target: str, seconds: float, by: str, reason: str) -> Silence:
+        now = self.clock.time()
+        sid = await self.registry.execute(
+            "INSERT INTO silences(target, created_at, until, created_by, reason) VALUES (?,?,?,?,?)",
+            (target, now, now + seconds, by, reason),
+        )
+        s = Silence(sid, target, now, now + seconds, by, reason)
+        self._items = [x for x in self._items if x.target != target] + [s]
+        await self.registry.execute(
+            "UPDATE silences SET ended_at=? WHERE target=? AND id<>? AND ended_at IS NULL", (now, target, sid)
+        )
+        return s
+
+    async def remove(self, target: str) -> int:
+        now = self.clock.time()
+        before = len(self._items)
+        self._items = [s for s in self._items if s.target != target]
+        await self.registry.execute(
+            "UPDATE silences SET ended_at=? WHERE target=? AND ended_at IS NULL", (now, target)
+        )
+        return before - len(self._items)

@@ -1,0 +1,550 @@
+"""One managed program: spawn, watch, stop, and the restart policy.
+
+All transitions for a program go through its runner, and every
+request-driven transition holds the runner's lock, so two restarts of one
+program at once never spawn two copies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from core.clock import Clock
+from core.errors import AlreadyRunning, NotRunning, SpawnFailed
+from core.logd.client import ChildOutput, ChildStreams, DirectFiles
+from core.process import procfs
+from core.process.events import EventBus, EventKind, ProgramEvent
+from core.process.exit_watch import ExitStatus, ExitWatcher
+from core.process.identity import Identity, SpawnHook
+from core.process.logs import log_path
+from core.process.states import ProgramState, State
+from core.process.tags import new_nonce
+from core.spec import ProgramSpec
+from core.store.run_log import RunLog
+
+log = logging.getLogger(__name__)
+
+GROUP_SWEEP_POLL = 0.05
+
+
+class ProgramRunner:
+    def __init__(
+        self,
+        spec: ProgramSpec,
+        *,
+        run_log: RunLog,
+        identity: Identity,
+        bus: EventBus,
+        clock: Clock,
+        log_dir: Path,
+        base_dir: Path,
+        env: Mapping[str, str],
+        tasks: Callable[[asyncio.Task[None]], None],
+        logs: ChildOutput | None = None,
+    ) -> None:
+        self.spec = spec
+        self.run_log = run_log
+        self.identity = identity
+        self.bus = bus
+        self.clock = clock
+        self.log_dir = log_dir
+        self.log_file = log_path(log_dir, spec.name)
+        self.logs = logs or DirectFiles(log_dir)
+        self.base_dir = base_dir
+        self.env = dict(env)
+        self._own_task = tasks
+        self.lock = asyncio.Lock()
+        self.st = ProgramState(name=spec.name, kind="managed", group=spec.group)
+        self._popen: subprocess.Popen[bytes] | None = None
+        self._watcher: ExitWatcher | None = None
+        self._exited: asyncio.Event = asyncio.Event()
+        self._restart_timer: asyncio.TimerHandle | None = None
+        self._uptime_timer: asyncio.TimerHandle | None = None
+        self._stopping = False
+        self._sweep: asyncio.Future[None] | None = None
+        self.nonce: str | None = None  # the current run's, as in its environment tag and its row
+
+    # -- public operations (callers hold no lock; we take it) -------------
+    async def start(self, by: str, automatic: bool = False) -> None:
+        """Start by hand, or ``automatic`` (autostart, reload): a failed automatic start is retried
+        with the backoff, like a crash, instead of raising."""
+        async with self.lock:
+            await self._start_locked(by, manual=True, retry=automatic)
+
+    async def stop(self, by: str) -> None:
+        async with self.lock:
+            await self._stop_locked(by)
+
+    async def restart(self, by: str) -> None:
+        async with self.lock:
+            if self.st.state.is_up:
+                await self._stop_locked(by)
+            await self._start_locked(by, manual=True)
+
+    # -- spawning --------------------------------------------------------
+    async def _start_locked(self, by: str, manual: bool, retry: bool = False) -> None:
+        st = self.st
+        if st.state in (State.STARTING, State.RUNNING):
+            raise AlreadyRunning(f"`{st.name}` is already running (pid {st.pid}).")
+        self._cancel_restart_timer()
+        await self._leftovers_gone()
+        if manual:
+            st.failures.clear()
+            st.quick_failures = 0
+            st.restarts = 0
+        self._spawn(by, retry)
+
+    async def _leftovers_gone(self) -> None:
+        if self._sweep is not None:
+            await asyncio.gather(self._sweep, return_exceptions=True)
+            self._sweep = None
+
+    def _spawn(self, by: str, retry: bool) -> None:
+        """Fork the program. A failure raises SpawnFailed, or with ``retry`` goes to backoff like a crash."""
+        st, spec = self.st, self.spec
+        nonce = new_nonce()
+        cwd: str | None = None
+        hook: SpawnHook | None = None
+        streams: ChildStreams | None = None
+        try:
+            cwd = str(self._resolve(spec.cwd)) if spec.cwd else None
+            hook = self.identity.hook(spec.name, nonce)
+            streams = self.logs.open(spec)  # a pipe to the log daemon, or the file itself as a fallback
+            popen = subprocess.Popen(  # argv list, never a shell
+                spec.command,
+                cwd=cwd,
+                env={**self.env, **hook.env},
+                stdin=subprocess.DEVNULL,
+                stdout=streams.stdout,
+                stderr=streams.stderr,
+                start_new_session=True,
+                close_fds=True,  # no preexec_fn: subprocess keeps its fast vfork path (see identity._place)
+            )
+        except (OSError, ValueError, subprocess.SubprocessError) as e:
+            if hook is not None:
+                hook.close()
+            self._spawn_failed(by, _spawn_error_text(spec, cwd, e), retry)
+            if retry:
+                return
+            raise SpawnFailed(st.message) from e
+        finally:
+            if streams is not None:
+                streams.close()  # the child has its copies; the log daemon (or the file) has the other end
+        try:
+            if hook.placed is not None:
+                hook.placed(popen.pid)
+        except OSError as e:  # it runs, tagged; only its cgroup is missing
+            log.error("could not put %s pid %d in its cgroup: %s", spec.name, popen.pid, e)
+        finally:
+            hook.close()
+        pid = popen.pid
+        ticks = procfs.start_ticks(pid) or 0
+        now = self.clock.time()
+        self._popen = popen
+        st.pid, st.start_ticks = pid, ticks
+        st.started_at, st.started_mono = now, self.clock.monotonic()
+        st.adopted = False
+        st.message = ""
+        st.next_start_at = None
+        st.state = State.STARTING
+        st.run_id = None
+        self.nonce = nonce
+        self._exited = asyncio.Event()
+        # The child cannot vanish before the watcher exists: it stays a zombie until we reap it, so
+        # the pidfd opened now still reports an early exit. The row is written behind our back (the
+        # cgroup or the tag, not the row, is what makes the process known to the next procbot), so
+        # a registry that is full or locked never delays, kills or forgets the program.
+        self._watch(is_child=True)
+        self.run_log.started(st.name, pid, ticks, now, by, nonce)
+        self.bus.publish(ProgramEvent(EventKind.STARTED, st.name, now, pid=pid, by=by, group=st.group))
+        self._arm_uptime_timer(self.spec.min_uptime)
+        log.info("started %s pid=%d by=%s", st.name, pid, by)
+
+    def _spawn_failed(self, by: str, message: str, retry: bool) -> None:
+        """A start the OS refused. By hand: spawn-error, the user hears why. Automatic: it counts as a
+        failure (like supervisord's startretries) and is retried with the backoff until the give-up rule."""
+        st = self.st
+        now = self.clock.time()
+        st.pid = None
+        st.message = message
+        log.error("%s (by %s)", message, by)
+        if not retry:
+            st.state = State.SPAWN_ERROR
+            self.bus.publish(ProgramEvent(
+                EventKind.SPAWN_FAILED, st.name, now, message=message, by=by, group=st.group,
+                next_action="not restarting until started by hand"))
+            return
+        self._count_failure(self.clock.monotonic())
+        st.quick_failures += 1
+        if self._gave_up(now, message=message, group=st.group):
+            return
+        delay = self._backoff_delay()
+        st.state = State.BACKOFF
+        st.next_start_at = now + delay
+        self.bus.publish(ProgramEvent(
+            EventKind.SPAWN_FAILED, st.name, now, message=message, by=by, group=st.group,
+            failures_in_window=len(st.failures), restarts=st.restarts,
+            next_action=f"retrying in {_fmt_secs(delay)}", next_delay=delay))
+        self._schedule_restart(delay)
+
+    def _count_failure(self, mono: float) -> None:
+        st = self.st
+        st.failures.append(mono)
+        while st.failures and st.failures[0] < mono - self.spec.give_up.window:
+            st.failures.popleft()
+
+    def _gave_up(self, now: float, **base: object) -> bool:
+        st, spec = self.st, self.spec
+        if len(st.failures) < spec.give_up.failures:
+            return False
+        st.state = State.FATAL
+        why = f"{base['message']}; " if base.get("message") and "exit_code" not in base else ""
+        st.message = (f"{why}gave up after {len(st.failures)} failures in "
+                      f"{_fmt_secs(spec.give_up.window)}; start it by hand")
+        self.bus.publish(ProgramEvent(EventKind.GAVE_UP, st.name, now, failures_in_window=len(st.failures),
+                                      restarts=st.restarts, next_action="gave up", **base))  # type: ignore[arg-type]
+        return True
+
+    def adopt(self, nonce: str, pid: int, ticks: int, started_at: float, recorded: bool = True) -> bool:
+        """Take over a process a previous procbot started; False if it is gone.
+
+        ``recorded`` is False for a process found in the program's cgroup or by its tag with no run
+        row (procbot died between the spawn and the write, or the registry was lost): it gets one now.
+        """
+        st = self.st
+        st.pid, st.start_ticks, st.run_id = pid, ticks, None
+        self.nonce = nonce
+        st.started_at = started_at
+        uptime = max(0.0, self.clock.time() - started_at)
+        st.started_mono = self.clock.monotonic() - uptime
+        st.adopted = True
+        self._exited = asyncio.Event()
+        if not self._watch(is_child=False):
+            return False
+        if not recorded:
+            self.run_log.started(st.name, pid, ticks, started_at, "adopted", nonce, adopted=True)
+        st.state = State.RUNNING if uptime >= self.spec.min_uptime else State.STARTING
+        if st.state is State.STARTING:
+            self._arm_uptime_timer(self.spec.min_uptime - uptime)
+        self.bus.publish(
+            ProgramEvent(EventKind.STARTED, st.name, self.clock.time(), pid=pid, by="adopted", group=st.group)
+        )
+        return True
+
+    def _watch(self, is_child: bool) -> bool:
+        assert self.st.pid is not None
+        loop = asyncio.get_running_loop()
+        self._watcher = ExitWatcher(loop, self.st.pid, is_child, self._on_exit)
+        return self._watcher.start()
+
+    def _arm_uptime_timer(self, delay: float) -> None:
+        if self._uptime_timer:
+            self._uptime_timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._uptime_timer = loop.call_later(max(0.0, delay), self._reached_uptime)
+
+    def _reached_uptime(self) -> None:
+        st = self.st
+        self._uptime_timer = None
+        if st.state is State.STARTING:
+            st.state = State.RUNNING
+            st.quick_failures = 0
+            self.bus.publish(
+                ProgramEvent(EventKind.RUNNING, st.name, self.clock.time(), pid=st.pid, group=st.group,
+                             restarts=st.restarts)
+            )
+
+    # -- exit handling ---------------------------------------------------
+    def _on_exit(self, status: ExitStatus) -> None:
+        """Runs in the loop the moment the pidfd turns readable."""
+        st, spec = self.st, self.spec
+        if self._popen is not None:
+            self._popen.returncode = status.exit_code if status.exit_code is not None else -1
+            self._popen = None
+        self._watcher = None
+        if self._uptime_timer:
+            self._uptime_timer.cancel()
+            self._uptime_timer = None
+        now, mono = self.clock.time(), self.clock.monotonic()
+        runtime = mono - st.started_mono if st.started_mono is not None else None
+        pid, nonce = st.pid, self.nonce
+        st.exit_code, st.signal = status.exit_code, status.signal
+        st.last_exit_at, st.last_runtime = now, runtime
+        self._exited.set()
+        if self._stopping:
+            self.run_log.ended(nonce, now, status.exit_code, status.signal, "stopped")
+            return
+        if pid is not None:
+            self._sweep_leftovers(pid, nonce)
+        expected = status.known and status.signal is None and status.exit_code in spec.expected_exit_codes
+        quick = runtime is not None and runtime < spec.min_uptime
+        restart = spec.restart == "always" or (spec.restart == "on-failure" and not expected)
+        reason = "exited" if expected else "crashed"
+        self.run_log.ended(nonce, now, status.exit_code, status.signal, reason)
+        base = dict(pid=pid, exit_code=status.exit_code, signal=status.signal, runtime=runtime,
+                    group=st.group, message=status.describe())
+        if not restart:
+            st.state = State.EXITED
+            kind = EventKind.EXITED if expected else EventKind.CRASHED
+            self.bus.publish(ProgramEvent(kind, st.name, now, next_action=f"policy is {spec.restart}",
+                                          restarts=st.restarts, **base))  # type: ignore[arg-type]
+            return
+        if not expected:
+            self._count_failure(mono)
+        st.quick_failures = st.quick_failures + 1 if quick else 0
+        if self._gave_up(now, **base):
+            return
+        delay = self._backoff_delay()
+        st.state = State.BACKOFF
+        st.next_start_at = now + delay
+        if not expected:
+            self.bus.publish(ProgramEvent(
+                EventKind.CRASHED, st.name, now, failures_in_window=len(st.failures), restarts=st.restarts,
+                next_action="restarting now" if delay == 0 else f"restart in {_fmt_secs(delay)}",
+                next_delay=delay, **base))  # type: ignore[arg-type]
+        else:
+            self.bus.publish(ProgramEvent(EventKind.EXITED, st.name, now, restarts=st.restarts,
+                                          next_action=f"restart in {_fmt_secs(delay)}", next_delay=delay,
+                                          **base))  # type: ignore[arg-type]
+        self._schedule_restart(delay)  # after publishing: subscribers hear of the exit before the respawn
+
+    def _backoff_delay(self) -> float:
+        """No wait after a stable run (like supervisord); exponential after quick failures."""
+        k = self.st.quick_failures
+        if k == 0:
+            return 0.0
+        b = self.spec.backoff
+        return float(min(b.initial * (b.factor ** (k - 1)), b.max))
+
+    def _schedule_restart(self, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        if delay <= 0:
+            self._restart_timer = None
+            self._own_task(asyncio.ensure_future(self._auto_restart()))
+        else:
+            self._restart_timer = loop.call_later(
+                delay, lambda: self._own_task(asyncio.ensure_future(self._auto_restart()))
+            )
+
+    async def _auto_restart(self) -> None:
+        async with self.lock:
+            self._restart_timer = None
+            if self.st.state is not State.BACKOFF:
+                return  # a manual stop or start got there first
+            by = "procbot (restart policy)"
+            try:
+                await self._leftovers_gone()
+                self.st.restarts += 1
+                self._spawn(by, retry=True)
+            except Exception as e:  # never left in backoff with nothing scheduled: retry, or give up
+                log.exception("restarting %s failed", self.st.name)
+                self._spawn_failed(by, f"cannot start `{self.st.name}`: {e}", retry=True)
+
+    def _cancel_restart_timer(self) -> None:
+        if self._restart_timer is not None:
+            self._restart_timer.cancel()
+            self._restart_timer = None
+
+    # -- stopping --------------------------------------------------------
+    async def _stop_locked(self, by: str) -> None:
+        st, spec = self.st, self.spec
+        if st.state is State.BACKOFF:
+            self._cancel_restart_timer()
+            await self._leftovers_gone()
+            await self._sweep_members()  # what the last run left (a daemon it forked) goes too
+            st.state, st.next_start_at, st.pid = State.STOPPED, None, None
+            st.message = f"stopped by {by}"
+            self.bus.publish(ProgramEvent(EventKind.STOPPED, st.name, self.clock.time(), by=by, group=st.group))
+            return
+        if not st.state.is_up or st.pid is None:
+            raise NotRunning(f"`{st.name}` is not running (state: {st.state.value}).")
+        pgid = st.pid  # the program leads its own session and process group
+        st.state = State.STOPPING
+        self._stopping = True
+        try:
+            sig = signal.Signals[spec.stop_signal]
+            deadline = self.clock.monotonic() + spec.stop_timeout
+            # the group, and every process of the program that left it (setsid, setpgid, double-fork)
+            _killpg(pgid, sig)
+            await self._signal_members(sig, skip_pgid=pgid)
+            if not await self._wait_exit(spec.stop_timeout):
+                log.warning("%s ignored %s for %.1fs; sending SIGKILL", st.name, sig.name, spec.stop_timeout)
+                _killpg(pgid, signal.SIGKILL)
+                await self._kill_members()
+                await self._wait_exit(10.0)
+            await self._sweep_all(pgid, max(0.0, deadline - self.clock.monotonic()))
+        finally:
+            self._stopping = False
+        st.state = State.STOPPED
+        st.pid = None
+        st.message = f"stopped by {by}"
+        self.bus.publish(ProgramEvent(EventKind.STOPPED, st.name, self.clock.time(), by=by, group=st.group,
+                                      exit_code=st.exit_code, signal=st.signal))
+        # debug, not info: the STOPPED event is recorded and shown anyway, and a log record through
+        # the rotating JSON handler was half of the daemon's work in `stop all` of 1000 programs
+        log.debug("stopped %s by=%s", st.name, by)
+
+    async def _signal_members(self, sig: int, nonce: str | None = None, skip_pgid: int | None = None) -> None:
+        try:
+            await self.identity.signal(self.spec.name, sig, nonce, skip_pgid)
+        except OSError as e:  # EMFILE, a vanished cgroup: the group signal went out anyway
+            log.warning("could not signal all processes of %s: %s", self.spec.name, e)
+
+    async def _kill_members(self, nonce: str | None = None) -> None:
+        try:
+            await self.identity.kill(self.spec.name, nonce)
+        except OSError as e:
+            log.warning("could not kill all processes of %s: %s", self.spec.name, e)
+
+    async def _wait_exit(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._exited.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    async def _sweep_all(self, pgid: int, timeout: float, nonce: str | None = None) -> None:
+        """What is left of the program after its leader died gets the rest of the timeout, then SIGKILL.
+
+        Waiting is event-driven in cgroup mode (cgroup.events through inotify). A process that
+        survives SIGKILL (stuck in uninterruptible sleep) is reported and left, so a stop always ends.
+        """
+        name = self.spec.name
+        if await self._gone(pgid, timeout, nonce):
+            return
+        _killpg(pgid, signal.SIGKILL)
+        await self._kill_members(nonce)
+        if not await self._gone(pgid, 5.0, nonce):
+            log.error("processes of %s survive SIGKILL; leaving them", name)
+
+    async def _gone(self, pgid: int, timeout: float, nonce: str | None) -> bool:
+        """True once neither the process group nor the program's cgroup/tagged processes are left."""
+        deadline = self.clock.monotonic() + timeout
+        try:
+            if not await self.identity.wait_gone(self.spec.name, timeout, nonce):
+                return False
+        except OSError as e:
+            log.warning("cannot tell whether %s's processes are gone: %s", self.spec.name, e)
+        if self.identity.exact:
+            return True  # the group is inside the cgroup
+        while _group_signalable(pgid) and await asyncio.to_thread(_group_alive, pgid):
+            if self.clock.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(GROUP_SWEEP_POLL)
+        return True
+
+    def _sweep_leftovers(self, pgid: int, nonce: str | None) -> None:
+        """The leader crashed but processes of its run live on (workers of a killed master, a daemon
+        it forked): stop them. In cgroup mode the replacement waits until they are gone, so they do
+        not pile up holding ports and memory; the check is one small read, so a crash with nothing
+        left respawns at once. In tag mode finding escapees takes a /proc walk, which must not delay
+        the respawn: the group is waited for, the run's tagged escapees are swept in the background
+        (by nonce, so the replacement is never touched)."""
+        name, sig = self.spec.name, signal.Signals[self.spec.stop_signal]
+        try:
+            members = self.identity.members_now(name)
+        except OSError as e:
+            log.warning("cannot list what %s left behind: %s", name, e)
+            members = None
+        group = _group_signalable(pgid)
+        if group or members:
+            log.warning("%s exited leaving processes behind; stopping them", name)
+            _killpg(pgid, sig)
+            for pid in members or []:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    if os.getpgid(pid) != pgid:
+                        os.kill(pid, sig)
+            self._sweep = asyncio.ensure_future(self._sweep_all(pgid, self.spec.stop_timeout))
+            self._own_task(self._sweep)
+        if members is None and nonce is not None:
+            self._own_task(asyncio.ensure_future(self._sweep_run(nonce)))
+
+    async def _sweep_members(self, nonce: str | None = None) -> None:
+        """Stop every process of the program (or of one run): stop signal, timeout, SIGKILL."""
+        name = self.spec.name
+        if not await self.identity.members(name, nonce):
+            return
+        await self._signal_members(signal.Signals[self.spec.stop_signal], nonce)
+        if not await self.identity.wait_gone(name, self.spec.stop_timeout, nonce):
+            await self._kill_members(nonce)
+            if not await self.identity.wait_gone(name, 5.0, nonce):
+                log.error("processes of %s survive SIGKILL; leaving them", name)
+
+    async def _sweep_run(self, nonce: str) -> None:
+        """Tag mode: the old run's escapees (double-forked daemons, setsid children), by nonce."""
+        try:
+            await self._sweep_members(nonce)
+        except OSError as e:
+            log.warning("could not sweep what %s left behind: %s", self.spec.name, e)
+
+    async def detach(self) -> None:
+        """Stop watching without touching the process (procbot exits, programs keep running)."""
+        self._cancel_restart_timer()
+        if self._uptime_timer:
+            self._uptime_timer.cancel()
+        if self._watcher:
+            self._watcher.close()
+            self._watcher = None
+        if self._popen is not None:
+            self._popen.returncode = 0  # not ours to reap any more; silences Popen.__del__
+            self._popen = None
+
+    def _resolve(self, p: str) -> Path:
+        path = Path(p).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_signalable(pgid: int) -> bool:
+    """Cheap first check: does any process (zombies included) still have this group id?"""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    """Does the group have a live member? Walks /proc: call it from a thread."""
+    if not _group_signalable(pgid):
+        return False
+    # zombies still count for killpg; a group of only zombies is done
+    return any(
+        (s := procfs.read_stat(pid)) is not None and s.pgid == pgid and s.state != "Z"
+        for pid in _group_candidates(pgid)
+    )
+
+
+def _group_candidates(pgid: int) -> list[int]:
+    return [p for p in procfs.all_pids() if (s := procfs.read_stat(p)) is not None and s.pgid == pgid]
+
+
+def _spawn_error_text(spec: ProgramSpec, cwd: str | None, e: BaseException) -> str:
+    if isinstance(e, FileNotFoundError) and cwd and not Path(cwd).is_dir():
+        return f"cannot start `{spec.name}`: working directory {cwd} does not exist"
+    if isinstance(e, FileNotFoundError):
+        return f"cannot start `{spec.name}`: executable {spec.command[0]!r} not found"
+    if isinstance(e, PermissionError):
+        return f"cannot start `{spec.name}`: permission denied for {spec.command[0]!r}"
+    return f"cannot start `{spec.name}`: {e}"
+
+
+def _fmt_secs(s: float) -> str:
+    if s < 1:
+        return f"{s:.1f}s" if s else "0s"
+    if s < 120:
+        return f"{s:.0f}s"
+    if s < 7200:
+        return f"{s / 60:.0f}m"
+    return f"{s / 3600:.1f}h"

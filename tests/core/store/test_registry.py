@@ -1,0 +1,87 @@
+"""The SQLite registry: WAL, forward migrations, history that survives a restart."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+import pytest
+
+from bot.secrets import SecretRedactor
+from core.errors import RegistryError
+from core.store.registry import Registry, SampleRow
+from core.store.schema import MIGRATIONS
+
+
+async def test_a_new_file_is_migrated_to_the_latest_schema_in_wal_mode(tmp_path):
+    reg = Registry(tmp_path / "r.db")
+    await reg.open()
+    assert await reg.schema_version() == len(MIGRATIONS)
+    rows = await reg.fetch_all("PRAGMA journal_mode")
+    assert rows[0][0] == "wal"
+    await reg.close()
+
+
+async def test_a_file_from_a_newer_procbot_is_refused(tmp_path):
+    path = tmp_path / "r.db"
+    reg = Registry(path)
+    await reg.open()
+    await reg.execute("UPDATE schema_version SET version = 999")
+    await reg.close()
+    with pytest.raises(RegistryError, match="newer procbot"):
+        await Registry(path).open()
+
+
+async def test_runs_survive_reopening(tmp_path):
+    path = tmp_path / "r.db"
+    reg = Registry(path)
+    await reg.open()
+    rid = await reg.run_started("web", 4242, 777, 1000.0, "tester")
+    await reg.close()
+    reg = Registry(path)
+    await reg.open()
+    [run] = await reg.open_runs()
+    assert (run.id, run.pid, run.start_ticks, run.started_by) == (rid, 4242, 777, "tester")
+    await reg.run_ended(rid, 1010.0, None, "SIGKILL", "crashed")
+    assert await reg.open_runs() == []
+    await reg.close()
+
+
+async def test_thinning_folds_old_samples_and_keeps_the_averages(tmp_path):
+    reg = Registry(tmp_path / "r.db")
+    await reg.open()
+    rows = [SampleRow("web", 60.0 * i, 60.0, 10, float(i % 2) * 10, 50.0, 100.0, 200, 10) for i in range(30)]
+    await reg.add_samples(rows)
+    before = await reg.sample_summary(0, 1e9)
+    await reg.thin_samples(before=1e9, span=900.0)
+    after = await reg.sample_summary(0, 1e9)
+    count = await reg.fetch_all("SELECT COUNT(*) FROM samples")
+    assert count[0][0] == 2
+    assert after["web"]["cpu_avg"] == pytest.approx(before["web"]["cpu_avg"])
+    assert after["web"]["up_fraction"] == 1.0
+    await reg.close()
+
+
+def test_the_log_redactor_masks_loaded_secrets_and_token_shapes(caplog):
+    red = SecretRedactor(["my-signing-secret-123"])
+    logger = logging.getLogger("redaction-test")
+    logger.addFilter(red)
+    with caplog.at_level(logging.INFO, logger="redaction-test"):
+        logger.info("connecting with %s and xoxb-1111-2222-abcdefgh", "my-signing-secret-123")
+    assert "my-signing-secret-123" not in caplog.text
+    assert "xoxb-1111" not in caplog.text
+    assert "[redacted]" in caplog.text
+
+
+def test_sqlite_file_is_usable_by_other_tools(tmp_path):
+    import asyncio
+
+    async def make():
+        reg = Registry(tmp_path / "r.db")
+        await reg.open()
+        await reg.audit(1.0, "slack", "U1", "", "C1", "status", "ok")
+        await reg.close()
+
+    asyncio.run(make())
+    with sqlite3.connect(tmp_path / "r.db") as db:
+        assert db.execute("SELECT command FROM audit").fetchone()[0] == "status"
