@@ -7,15 +7,53 @@ standard library's basics, so the CLI client starts fast.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from core.formatting import plain_stamps
+from core.process.states import State
 
 if TYPE_CHECKING:
     from core.reply import Reply
 
 _MARK = {"ok": "", "info": "", "warn": "! ", "error": "error: "}
+
+#: the emoji that leads a table row, per program state, on every chat platform (Unicode, not Slack
+#: :shortcodes:, because shortcodes are not rendered inside code blocks). The colour follows the
+#: state's tone (core.reply.STATE_TONE): green up, yellow on the way up or down, orange backoff
+#: (failing, the restart policy is on it), red when a person must act, white stopped or left down.
+STATE_EMOJI: Mapping[State, str] = MappingProxyType({
+    State.RUNNING: "\U0001f7e2",      # large green circle
+    State.STARTING: "\U0001f7e1",     # large yellow circle
+    State.STOPPING: "\U0001f7e1",
+    State.BACKOFF: "\U0001f7e0",      # large orange circle
+    State.FATAL: "\U0001f534",        # large red circle
+    State.SPAWN_ERROR: "\U0001f534",
+    State.MISSING: "\U0001f534",
+    State.STOPPED: "\u26aa",          # white circle
+    State.EXITED: "\u26aa",
+})
+UNKNOWN_STATE_EMOJI = "\u2754"        # white question mark
+#: rows that are no program's state: a grouped alert's failing incident reads as a broken program
+ROW_ALIASES: Mapping[str, State] = MappingProxyType({"crashed": State.FATAL})
+
+
+def row_state(state: str) -> State | None:
+    """The program state a table row's state text names (any case), or None if it names none."""
+    s = state.lower()
+    if s in ROW_ALIASES:
+        return ROW_ALIASES[s]
+    try:
+        return State(s)
+    except ValueError:
+        return None
+
+
+def state_emoji(state: str) -> str:
+    st = row_state(state)
+    return UNKNOWN_STATE_EMOJI if st is None else STATE_EMOJI[st]
 
 
 def table_text(columns: list[str], rows: list[list[str]]) -> str:

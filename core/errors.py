@@ -126,3 +126,17 @@ class RegistryUnavailable(RegistryError):
     """The registry can be neither read nor stood in for right now (a read that needs the file)."""
 
     code = "registry_unavailable"
+
+
+class IllegalTransition(ProcbotError):
+    """A program was asked to make a state move the transitions table does not allow: a procbot bug.
+
+    Raised (and logged) instead of assigning, like supervisord's ``_assertInState``, so a wrong move is
+    loud where it happens instead of showing up later as a status nobody can explain.
+    """
+
+    code = "illegal_transition"
+
+    def __init__(self, program: str, old: str, new: str) -> None:
+        super().__init__(f"procbot bug: `{program}` cannot go from {old} to {new}; please report it.")
+        self.program, self.old, self.new = program, old, new

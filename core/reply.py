@@ -7,9 +7,13 @@ heavy because the CLI client renders replies too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
+
+from core.process.states import BROKEN_STATES, FAILED_STATES, STARTED_STATES, State
 
 
 class Tone(StrEnum):
@@ -19,6 +23,18 @@ class Tone(StrEnum):
     OK = "ok"
     WARN = "warn"
     ERROR = "error"
+
+
+def _tone_of(state: State) -> Tone:
+    if state in BROKEN_STATES:
+        return Tone.ERROR  # a person must act: missing is an error too (procbot cannot bring it back)
+    if state in FAILED_STATES:
+        return Tone.WARN   # backoff: failing, and the restart policy is on it
+    return Tone.OK if state in STARTED_STATES else Tone.INFO
+
+
+#: how each program state reads: the tone of a reply about one program, the colour a failing row gives
+STATE_TONE: Mapping[State, Tone] = MappingProxyType({s: _tone_of(s) for s in State})
 
 
 @dataclass(frozen=True)

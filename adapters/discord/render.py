@@ -26,9 +26,10 @@ from dataclasses import dataclass
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from adapters.text_render import Attachment, overflow_attachment
+from adapters.text_render import Attachment, overflow_attachment, row_state, state_emoji
 from core.formatting import map_stamps, plain_stamps
-from core.reply import Button, Reply, Tone
+from core.process.states import FAILED_STATES
+from core.reply import STATE_TONE, Button, Reply, Tone
 
 # Discord limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 MAX_TITLE = 256
@@ -62,25 +63,6 @@ TONE_COLOURS = {
     Tone.ERROR: discord.Colour(0xE74C3C),
 }
 _SEVERITY = {Tone.INFO: 0, Tone.OK: 1, Tone.WARN: 2, Tone.ERROR: 3}
-
-# keys are core.process.states.State values
-STATE_EMOJI = {
-    "running": "🟢",
-    "starting": "🟡",
-    "stopping": "🟡",
-    "backoff": "🟠",
-    "stopped": "⚪",
-    "exited": "⚪",
-    "fatal": "🔴",
-    "spawn-error": "🔴",
-    "missing": "⚫",
-}
-_STATE_TONE = {
-    "backoff": Tone.WARN,
-    "missing": Tone.WARN,
-    "fatal": Tone.ERROR,
-    "spawn-error": Tone.ERROR,
-}
 
 BUTTON_STYLES = {
     "default": discord.ButtonStyle.secondary,
@@ -181,13 +163,14 @@ def _cut(text: str, limit: int, marker: str = "…") -> str:
 
 
 def colour_for(reply: Reply) -> discord.Colour:
-    """Tone colour, raised to the worst program state shown in the table."""
+    """Tone colour, raised to the worst failing program state shown in the table (a running row
+    leaves an info reply's colour as it is)."""
     tone = reply.tone
     if reply.table is not None:
         for state in reply.table.states:
-            st = _STATE_TONE.get(state.lower())
-            if st is not None and _SEVERITY[st] > _SEVERITY[tone]:
-                tone = st
+            st = row_state(state)
+            if st is not None and st in FAILED_STATES and _SEVERITY[STATE_TONE[st]] > _SEVERITY[tone]:
+                tone = STATE_TONE[st]
     return TONE_COLOURS[tone]
 
 
@@ -214,7 +197,7 @@ def table_lines(reply: Reply) -> list[str]:
     for i, row in enumerate(rows):
         if has_states:
             state = table.states[i] if i < len(table.states) else "unknown"
-            lines.append(STATE_EMOJI.get(state.lower(), "❔") + " " + fmt(row))
+            lines.append(state_emoji(state) + " " + fmt(row))
         else:
             lines.append(fmt(row))
     return lines

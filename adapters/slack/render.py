@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.text_render import Attachment, overflow_attachment
+from adapters.text_render import Attachment, overflow_attachment, state_emoji
 from core.formatting import map_stamps, plain_stamps
 from core.reply import Button, Field, Reply, Table, Tone
 
@@ -63,22 +63,6 @@ TONE_EMOJI = {
     Tone.ERROR: ":x:",
 }
 
-# Unicode emoji, not :shortcodes:, because shortcodes are not rendered inside code blocks.
-STATE_EMOJI = {
-    "running": "\U0001f7e2",  # :large_green_circle:
-    "starting": "\U0001f7e1",  # :large_yellow_circle:
-    "backoff": "\U0001f7e1",
-    "stopping": "\U0001f7e1",
-    "fatal": "\U0001f534",  # :red_circle:
-    "crashed": "\U0001f534",
-    "spawn-error": "\U0001f534",
-    "spawn_error": "\U0001f534",
-    "spawn_failed": "\U0001f534",
-    "missing": "\U0001f534",
-    "stopped": "\u26aa",  # :white_circle:
-    "exited": "\u26aa",
-}
-UNKNOWN_STATE_EMOJI = "\u26ab"  # :black_circle:
 
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
 _EDGE_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
@@ -233,10 +217,6 @@ def _field_blocks(fields: list[Field]) -> list[dict[str, Any]]:
         blocks.append(_section(_field_text(f, MAX_TEXT)))
     flush()
     return blocks
-
-
-def state_emoji(state: str) -> str:
-    return STATE_EMOJI.get(state.lower(), UNKNOWN_STATE_EMOJI)
 
 
 def table_lines(table: Table) -> tuple[str, list[str]]:

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from core import formatting as fmt
 from core.alerts.incidents import AlertGroup, Incident
 from core.digest.builder import Digest, ProgramLine
+from core.process.states import DOWN_STATES, State
 from core.reply import Button, Field, Reply, Table, Tone
 
 LOG_BUTTON_LINES = 50
 MAX_GROUP_ROWS = 60
 MAX_DIGEST_ROWS = 25
-DOWN_STATES = {"fatal", "spawn-error", "missing", "backoff", "exited"}
 
 _CAUSE_TITLE = {
     "crashed": "crashed",
@@ -227,7 +227,7 @@ def digest_reply(d: Digest) -> Reply:
     down = [p for p in d.programs if p.state in DOWN_STATES]
     known = [p.uptime for p in d.programs if p.uptime is not None]
     overall = sum(known) / len(known) if known else None
-    stopped = [p for p in d.programs if p.state == "stopped"]
+    stopped = [p for p in d.programs if p.state == State.STOPPED]
     up = len(d.programs) - len(down) - len(stopped)
     counts = f"{up} up or starting, " + (f"{len(stopped)} stopped, " if stopped else "") + f"{len(down)} down"
     summary = (f"{len(d.programs)} programs: {counts}; "

@@ -31,10 +31,10 @@ from core.errors import ConfirmationExpired, InvalidInput, NotFound, ProcbotErro
 from core.logd.client import describe_stats
 from core.process.logs import log_path, tail
 from core.process.scanner import Scanner
-from core.process.states import ProgramState, State
+from core.process.states import FAILED_STATES, ProgramState, State
 from core.process.supervisor import Supervisor
 from core.redact import mask_lines
-from core.reply import Button, Field, Reply, Table, Tone
+from core.reply import STATE_TONE, Button, Field, Reply, Table, Tone
 from core.store.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -264,8 +264,7 @@ class Dispatcher:
         silenced = self.silences.active()
         if silenced:
             notes.append(f"{len(silenced)} active silence(s): " + ", ".join(s.target for s in silenced[:5]))
-        bad = counts.get("fatal", 0) + counts.get("spawn-error", 0) + counts.get("backoff", 0) + counts.get(
-            "missing", 0)
+        bad = any(s in FAILED_STATES for s in counts)
         return Reply(
             title=f"Status on {self.host}",
             text=summary + ("\n" + "\n".join(notes) if notes else ""),
@@ -355,7 +354,7 @@ class Dispatcher:
         ]
         if st.message:
             fields.append(Field("Note", st.message, inline=False))
-        return Reply(title=f"{name} on {self.host}", tone=_tone(st.state), fields=fields,
+        return Reply(title=f"{name} on {self.host}", tone=STATE_TONE[st.state], fields=fields,
                      data=self.sup.state(name).snapshot(now))
 
     async def _do_history(self, cmd: Command, ctx: CommandContext, programs: list[str]) -> Reply:
@@ -445,16 +444,6 @@ def _detail(st: ProgramState, now: float) -> str:
     if st.restarts:
         return f"{st.restarts} restarts"
     return ""
-
-
-def _tone(state: State) -> Tone:
-    if state in (State.RUNNING, State.STARTING):
-        return Tone.OK
-    if state in (State.FATAL, State.SPAWN_ERROR, State.MISSING):
-        return Tone.ERROR
-    if state is State.BACKOFF:
-        return Tone.WARN
-    return Tone.INFO
 
 
 def _results(results: list[tuple[str, bool, str]]) -> list[dict[str, object]]:

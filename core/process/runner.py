@@ -1,8 +1,9 @@
-"""One managed program: spawn, watch, stop, and the restart policy.
+"""One managed program: spawn, watch, stop; the restart policy decides, the runner acts.
 
-All transitions for a program go through its runner, and every
-request-driven transition holds the runner's lock, so two restarts of one
-program at once never spawn two copies.
+All transitions for a program go through its runner's :meth:`ProgramRunner._change_state` (checked
+against :data:`core.process.states.MANAGED_MOVES`, publishing the event the move derives), and every
+request-driven transition holds the runner's lock, so two restarts of one program at once never
+spawn two copies. What an exit leads to is decided by :mod:`core.process.restart_policy`, purely.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from core.clock import Clock
-from core.errors import AlreadyRunning, NotRunning, SpawnFailed
+from core.errors import AlreadyRunning, IllegalTransition, NotRunning, SpawnFailed
 from core.logd.client import ChildOutput, ChildStreams, DirectFiles
 from core.process import procfs
-from core.process.events import EventBus, EventKind, ProgramEvent
+from core.process.events import EventBus, change_state
 from core.process.exit_watch import ExitStatus, ExitWatcher
 from core.process.identity import Identity, SpawnHook
 from core.process.logs import log_path
-from core.process.states import ProgramState, State
+from core.process.restart_policy import Decision, RestartPolicy, Tally
+from core.process.states import STARTED_STATES, ProgramState, State, allowed
 from core.process.tags import new_nonce
 from core.spec import ProgramSpec
 from core.store.run_log import RunLog
@@ -50,6 +52,7 @@ class ProgramRunner:
         logs: ChildOutput | None = None,
     ) -> None:
         self.spec = spec
+        self.policy = RestartPolicy.of(spec)
         self.run_log = run_log
         self.identity = identity
         self.bus = bus
@@ -71,6 +74,19 @@ class ProgramRunner:
         self._sweep: asyncio.Future[None] | None = None
         self.nonce: str | None = None  # the current run's, as in its environment tag and its row
 
+    def _change_state(self, new: State, *, clean_exit: bool = False, at: float | None = None,
+                      **fields: object) -> None:
+        """The only assignment of this program's state: checked, then published as the move's event."""
+        change_state(self.st, new, self.bus, self.clock.time() if at is None else at, clean_exit=clean_exit,
+                     **fields)
+
+    @property
+    def _tally(self) -> Tally:
+        return Tally(self.st.failures, self.st.quick_failures)
+
+    def _remember(self, d: Decision) -> None:
+        self.st.failures, self.st.quick_failures = d.tally.failures, d.tally.quick
+
     # -- public operations (callers hold no lock; we take it) -------------
     async def start(self, by: str, automatic: bool = False) -> None:
         """Start by hand, or ``automatic`` (autostart, reload): a failed automatic start is retried
@@ -91,13 +107,12 @@ class ProgramRunner:
     # -- spawning --------------------------------------------------------
     async def _start_locked(self, by: str, manual: bool, retry: bool = False) -> None:
         st = self.st
-        if st.state in (State.STARTING, State.RUNNING):
+        if st.state in STARTED_STATES:
             raise AlreadyRunning(f"`{st.name}` is already running (pid {st.pid}).")
         self._cancel_restart_timer()
         await self._leftovers_gone()
         if manual:
-            st.failures.clear()
-            st.quick_failures = 0
+            st.failures, st.quick_failures = (), 0
             st.restarts = 0
         self._spawn(by, retry)
 
@@ -109,6 +124,8 @@ class ProgramRunner:
     def _spawn(self, by: str, retry: bool) -> None:
         """Fork the program. A failure raises SpawnFailed, or with ``retry`` goes to backoff like a crash."""
         st, spec = self.st, self.spec
+        if not allowed(st.kind, st.state, State.STARTING):  # refused before the fork, not after it
+            raise IllegalTransition(st.name, st.state.value, State.STARTING.value)
         nonce = new_nonce()
         cwd: str | None = None
         hook: SpawnHook | None = None
@@ -153,17 +170,17 @@ class ProgramRunner:
         st.adopted = False
         st.message = ""
         st.next_start_at = None
-        st.state = State.STARTING
         st.run_id = None
         self.nonce = nonce
         self._exited = asyncio.Event()
+        # before the watcher: a child reaped elsewhere reports its exit from inside _watch
+        self._change_state(State.STARTING, at=now, pid=pid, by=by)
         # The child cannot vanish before the watcher exists: it stays a zombie until we reap it, so
         # the pidfd opened now still reports an early exit. The row is written behind our back (the
         # cgroup or the tag, not the row, is what makes the process known to the next procbot), so
         # a registry that is full or locked never delays, kills or forgets the program.
         self._watch(is_child=True)
         self.run_log.started(st.name, pid, ticks, now, by, nonce)
-        self.bus.publish(ProgramEvent(EventKind.STARTED, st.name, now, pid=pid, by=by, group=st.group))
         self._arm_uptime_timer(self.spec.min_uptime)
         log.info("started %s pid=%d by=%s", st.name, pid, by)
 
@@ -176,41 +193,25 @@ class ProgramRunner:
         st.message = message
         log.error("%s (by %s)", message, by)
         if not retry:
-            st.state = State.SPAWN_ERROR
-            self.bus.publish(ProgramEvent(
-                EventKind.SPAWN_FAILED, st.name, now, message=message, by=by, group=st.group,
-                next_action="not restarting until started by hand"))
+            self._change_state(State.SPAWN_ERROR, at=now, message=message, by=by,
+                               next_action="not restarting until started by hand")
             return
-        self._count_failure(self.clock.monotonic())
-        st.quick_failures += 1
-        if self._gave_up(now, message=message, group=st.group):
+        d = self.policy.after_spawn_failure(self._tally, self.clock.monotonic())
+        self._remember(d)
+        if d.state is State.FATAL:
+            self._give_up(d, now, message=message, why=message)
             return
-        delay = self._backoff_delay()
-        st.state = State.BACKOFF
-        st.next_start_at = now + delay
-        self.bus.publish(ProgramEvent(
-            EventKind.SPAWN_FAILED, st.name, now, message=message, by=by, group=st.group,
-            failures_in_window=len(st.failures), restarts=st.restarts,
-            next_action=f"retrying in {_fmt_secs(delay)}", next_delay=delay))
-        self._schedule_restart(delay)
+        assert d.delay is not None
+        st.next_start_at = now + d.delay
+        self._change_state(State.BACKOFF, at=now, message=message, by=by, failures_in_window=len(st.failures),
+                           restarts=st.restarts, next_action=d.next_action, next_delay=d.delay)
+        self._schedule_restart(d.delay)
 
-    def _count_failure(self, mono: float) -> None:
+    def _give_up(self, d: Decision, now: float, why: str = "", **fields: object) -> None:
         st = self.st
-        st.failures.append(mono)
-        while st.failures and st.failures[0] < mono - self.spec.give_up.window:
-            st.failures.popleft()
-
-    def _gave_up(self, now: float, **base: object) -> bool:
-        st, spec = self.st, self.spec
-        if len(st.failures) < spec.give_up.failures:
-            return False
-        st.state = State.FATAL
-        why = f"{base['message']}; " if base.get("message") and "exit_code" not in base else ""
-        st.message = (f"{why}gave up after {len(st.failures)} failures in "
-                      f"{_fmt_secs(spec.give_up.window)}; start it by hand")
-        self.bus.publish(ProgramEvent(EventKind.GAVE_UP, st.name, now, failures_in_window=len(st.failures),
-                                      restarts=st.restarts, next_action="gave up", **base))  # type: ignore[arg-type]
-        return True
+        st.message = self.policy.gave_up_message(len(st.failures), why)
+        self._change_state(State.FATAL, at=now, clean_exit=d.clean, failures_in_window=len(st.failures),
+                           restarts=st.restarts, next_action=d.next_action, **fields)
 
     def adopt(self, nonce: str, pid: int, ticks: int, started_at: float, recorded: bool = True) -> bool:
         """Take over a process a previous procbot started; False if it is gone.
@@ -230,12 +231,10 @@ class ProgramRunner:
             return False
         if not recorded:
             self.run_log.started(st.name, pid, ticks, started_at, "adopted", nonce, adopted=True)
-        st.state = State.RUNNING if uptime >= self.spec.min_uptime else State.STARTING
-        if st.state is State.STARTING:
+        young = uptime < self.spec.min_uptime
+        self._change_state(State.STARTING if young else State.RUNNING, pid=pid, by="adopted")
+        if young:
             self._arm_uptime_timer(self.spec.min_uptime - uptime)
-        self.bus.publish(
-            ProgramEvent(EventKind.STARTED, st.name, self.clock.time(), pid=pid, by="adopted", group=st.group)
-        )
         return True
 
     def _watch(self, is_child: bool) -> bool:
@@ -254,17 +253,13 @@ class ProgramRunner:
         st = self.st
         self._uptime_timer = None
         if st.state is State.STARTING:
-            st.state = State.RUNNING
             st.quick_failures = 0
-            self.bus.publish(
-                ProgramEvent(EventKind.RUNNING, st.name, self.clock.time(), pid=st.pid, group=st.group,
-                             restarts=st.restarts)
-            )
+            self._change_state(State.RUNNING, pid=st.pid, restarts=st.restarts)
 
     # -- exit handling ---------------------------------------------------
     def _on_exit(self, status: ExitStatus) -> None:
         """Runs in the loop the moment the pidfd turns readable."""
-        st, spec = self.st, self.spec
+        st = self.st
         if self._popen is not None:
             self._popen.returncode = status.exit_code if status.exit_code is not None else -1
             self._popen = None
@@ -283,45 +278,22 @@ class ProgramRunner:
             return
         if pid is not None:
             self._sweep_leftovers(pid, nonce)
-        expected = status.known and status.signal is None and status.exit_code in spec.expected_exit_codes
-        quick = runtime is not None and runtime < spec.min_uptime
-        restart = spec.restart == "always" or (spec.restart == "on-failure" and not expected)
-        reason = "exited" if expected else "crashed"
-        self.run_log.ended(nonce, now, status.exit_code, status.signal, reason)
-        base = dict(pid=pid, exit_code=status.exit_code, signal=status.signal, runtime=runtime,
-                    group=st.group, message=status.describe())
-        if not restart:
-            st.state = State.EXITED
-            kind = EventKind.EXITED if expected else EventKind.CRASHED
-            self.bus.publish(ProgramEvent(kind, st.name, now, next_action=f"policy is {spec.restart}",
-                                          restarts=st.restarts, **base))  # type: ignore[arg-type]
+        d = self.policy.after_exit(status, runtime, self._tally, mono)
+        self.run_log.ended(nonce, now, status.exit_code, status.signal, "exited" if d.clean else "crashed")
+        self._remember(d)
+        facts: dict[str, object] = dict(pid=pid, exit_code=status.exit_code, signal=status.signal,
+                                        runtime=runtime, message=status.describe())
+        if d.state is State.FATAL:
+            self._give_up(d, now, **facts)
             return
-        if not expected:
-            self._count_failure(mono)
-        st.quick_failures = st.quick_failures + 1 if quick else 0
-        if self._gave_up(now, **base):
-            return
-        delay = self._backoff_delay()
-        st.state = State.BACKOFF
-        st.next_start_at = now + delay
-        if not expected:
-            self.bus.publish(ProgramEvent(
-                EventKind.CRASHED, st.name, now, failures_in_window=len(st.failures), restarts=st.restarts,
-                next_action="restarting now" if delay == 0 else f"restart in {_fmt_secs(delay)}",
-                next_delay=delay, **base))  # type: ignore[arg-type]
-        else:
-            self.bus.publish(ProgramEvent(EventKind.EXITED, st.name, now, restarts=st.restarts,
-                                          next_action=f"restart in {_fmt_secs(delay)}", next_delay=delay,
-                                          **base))  # type: ignore[arg-type]
-        self._schedule_restart(delay)  # after publishing: subscribers hear of the exit before the respawn
-
-    def _backoff_delay(self) -> float:
-        """No wait after a stable run (like supervisord); exponential after quick failures."""
-        k = self.st.quick_failures
-        if k == 0:
-            return 0.0
-        b = self.spec.backoff
-        return float(min(b.initial * (b.factor ** (k - 1)), b.max))
+        if d.state is State.BACKOFF:
+            assert d.delay is not None
+            st.next_start_at = now + d.delay
+            facts.update(next_delay=d.delay, failures_in_window=0 if d.clean else len(st.failures))
+        self._change_state(d.state, at=now, clean_exit=d.clean, restarts=st.restarts, next_action=d.next_action,
+                           **facts)
+        if d.delay is not None:
+            self._schedule_restart(d.delay)  # after publishing: subscribers hear of the exit before the respawn
 
     def _schedule_restart(self, delay: float) -> None:
         loop = asyncio.get_running_loop()
@@ -359,14 +331,15 @@ class ProgramRunner:
             self._cancel_restart_timer()
             await self._leftovers_gone()
             await self._sweep_members()  # what the last run left (a daemon it forked) goes too
-            st.state, st.next_start_at, st.pid = State.STOPPED, None, None
+            st.next_start_at, st.pid = None, None
             st.message = f"stopped by {by}"
-            self.bus.publish(ProgramEvent(EventKind.STOPPED, st.name, self.clock.time(), by=by, group=st.group))
+            self._change_state(State.STOPPED, by=by)
             return
         if not st.state.is_up or st.pid is None:
             raise NotRunning(f"`{st.name}` is not running (state: {st.state.value}).")
         pgid = st.pid  # the program leads its own session and process group
-        st.state = State.STOPPING
+        if st.state is not State.STOPPING:  # STOPPING: a stop that was cancelled half-way, tried again
+            self._change_state(State.STOPPING)
         self._stopping = True
         try:
             sig = signal.Signals[spec.stop_signal]
@@ -382,11 +355,9 @@ class ProgramRunner:
             await self._sweep_all(pgid, max(0.0, deadline - self.clock.monotonic()))
         finally:
             self._stopping = False
-        st.state = State.STOPPED
         st.pid = None
         st.message = f"stopped by {by}"
-        self.bus.publish(ProgramEvent(EventKind.STOPPED, st.name, self.clock.time(), by=by, group=st.group,
-                                      exit_code=st.exit_code, signal=st.signal))
+        self._change_state(State.STOPPED, by=by, exit_code=st.exit_code, signal=st.signal)
         # debug, not info: the STOPPED event is recorded and shown anyway, and a log record through
         # the rotating JSON handler was half of the daemon's work in `stop all` of 1000 programs
         log.debug("stopped %s by=%s", st.name, by)
@@ -538,13 +509,3 @@ def _spawn_error_text(spec: ProgramSpec, cwd: str | None, e: BaseException) -> s
     if isinstance(e, PermissionError):
         return f"cannot start `{spec.name}`: permission denied for {spec.command[0]!r}"
     return f"cannot start `{spec.name}`: {e}"
-
-
-def _fmt_secs(s: float) -> str:
-    if s < 1:
-        return f"{s:.1f}s" if s else "0s"
-    if s < 120:
-        return f"{s:.0f}s"
-    if s < 7200:
-        return f"{s / 60:.0f}m"
-    return f"{s / 3600:.1f}h"

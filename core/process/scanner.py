@@ -25,7 +25,7 @@ from pathlib import Path
 from core.clock import Clock
 from core.errors import ProcbotError
 from core.process import procfs
-from core.process.states import State
+from core.process.states import UP_STATES, State
 from core.process.supervisor import Supervisor
 from core.process.watched import WatchedProgram
 from core.store.registry import Registry, SampleRow
@@ -34,7 +34,6 @@ from core.store.rollup import Usage
 log = logging.getLogger(__name__)
 
 BUCKET_SECONDS = 60.0
-_UP = frozenset(s for s in State if s.is_up)
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -122,7 +121,7 @@ class Scanner:
         tracked = [
             _Tracked(st.name, st.pid, st.start_ticks or 0, members.get(st.name, []))
             for st in self.sup.states()
-            if st.pid is not None and st.state in _UP
+            if st.pid is not None and st.state in UP_STATES
         ]
         watched = self.sup.watched.values()
         pidfile_progs = [w for w in watched if w.pidfile is not None]
@@ -196,7 +195,7 @@ class Scanner:
             u = usage.get(st.name)
             if u is None:
                 prev_cpu.pop(st.name, None)
-                if st.state not in _UP:
+                if st.state not in UP_STATES:
                     st.cpu_percent, st.rss_bytes, st.tree_pids = 0.0, 0, []
                 continue
             cpu, rss, pids = u
@@ -243,7 +242,7 @@ class Scanner:
             b.rss_sum += rss
             if rss > b.rss_max:
                 b.rss_max = rss
-            if st.state in _UP:
+            if st.state in UP_STATES:
                 b.up_n += 1
         if done:
             self._pending_rows.extend(done)

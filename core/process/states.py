@@ -1,14 +1,19 @@
-"""The in-memory state of each program: procbot's cache.
+"""Program states, named once, with the sets the code tests against and the moves allowed between them.
 
-Exit events and scans keep it current; status replies read it without
-touching the OS.
+Like supervisord's ``states.py``: every question "is this state up / a failure / down" is answered by
+one set here, never by a list of strings elsewhere, and a state changes only through
+:func:`core.process.events.change_state`, which refuses a move this table does not allow.
+
+:class:`ProgramState` is the in-memory state of each program, procbot's cache: exit events and scans
+keep it current; status replies read it without touching the OS.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class State(StrEnum):
@@ -24,7 +29,54 @@ class State(StrEnum):
 
     @property
     def is_up(self) -> bool:
-        return self in (State.STARTING, State.RUNNING, State.STOPPING)
+        return self in UP_STATES
+
+
+# -- the sets the code tests against: each question about states is answered here, once --------
+#: a process of the program is alive (it has a pid worth showing, CPU and memory)
+UP_STATES: frozenset[State] = frozenset({State.STARTING, State.RUNNING, State.STOPPING})
+#: a start is refused with "already running"
+STARTED_STATES: frozenset[State] = frozenset({State.STARTING, State.RUNNING})
+#: running or about to run again: `stop` applies, and a reload restarts it with the new spec
+ACTIVE_STATES: frozenset[State] = UP_STATES | {State.BACKOFF}
+#: failed, and stays so until a person acts (procbot will not bring it back by itself): tone "error"
+BROKEN_STATES: frozenset[State] = frozenset({State.FATAL, State.SPAWN_ERROR, State.MISSING})
+#: is a failure: broken, or crashed and waiting for the restart policy. `status` warns when any is shown
+FAILED_STATES: frozenset[State] = BROKEN_STATES | {State.BACKOFF}
+#: not running and not stopped on request: failed, or exited and left down by the policy (the digest's "down")
+DOWN_STATES: frozenset[State] = FAILED_STATES | {State.EXITED}
+
+# -- the moves a program may make; anything else is a bug and raises IllegalTransition ------------
+#: the start moves: spawned (by hand or by the restart policy), or refused by the OS (by hand: spawn-error;
+#: automatic: backoff, or fatal once the give-up rule is reached)
+_START = frozenset({State.STARTING, State.SPAWN_ERROR, State.BACKOFF, State.FATAL})
+#: a managed program (core.process.runner): old state -> the states it may move to
+MANAGED_MOVES: Mapping[State, frozenset[State]] = MappingProxyType({
+    State.STOPPED: _START | {State.RUNNING},       # and adopted at start-up: starting, or running past min_uptime
+    State.EXITED: _START,
+    State.FATAL: _START,
+    State.SPAWN_ERROR: _START,
+    State.BACKOFF: _START | {State.STOPPED},       # BACKOFF -> STOPPED: stopped while waiting to restart
+    # STARTING -> RUNNING: it lasted min_uptime. An exit: restart (backoff), stay down (exited), give up (fatal)
+    State.STARTING: frozenset({State.RUNNING, State.BACKOFF, State.EXITED, State.FATAL, State.STOPPING}),
+    State.RUNNING: frozenset({State.BACKOFF, State.EXITED, State.FATAL, State.STOPPING}),
+    # STOPPING -> STOPPED: the stop ended. The others: the exit of a stop that was cancelled half-way,
+    # decided like any exit
+    State.STOPPING: frozenset({State.STOPPED, State.BACKOFF, State.EXITED, State.FATAL}),
+})
+#: a watched program (core.process.watched): found, lost, or found again with another pid. MISSING -> MISSING
+#: is a process found that was gone before it could be watched
+WATCHED_MOVES: Mapping[State, frozenset[State]] = MappingProxyType({
+    State.MISSING: frozenset({State.RUNNING, State.MISSING}),
+    State.RUNNING: frozenset({State.RUNNING, State.MISSING}),
+})
+MOVES: Mapping[str, Mapping[State, frozenset[State]]] = MappingProxyType(
+    {"managed": MANAGED_MOVES, "watched": WATCHED_MOVES})
+
+
+def allowed(kind: str, old: State, new: State) -> bool:
+    """May a program of this kind ("managed" or "watched") move from ``old`` to ``new``?"""
+    return new in MOVES[kind].get(old, frozenset())
 
 
 @dataclass
@@ -46,7 +98,7 @@ class ProgramState:
     next_start_at: float | None = None  # wall clock, when in BACKOFF
     message: str = ""
     quick_failures: int = 0             # consecutive runs shorter than min_uptime
-    failures: deque[float] = field(default_factory=deque)  # monotonic times of crashes in the window
+    failures: tuple[float, ...] = ()    # monotonic times of crashes in the give-up window
     restarts: int = 0                   # automatic restarts since the last manual start
     cpu_percent: float = 0.0
     rss_bytes: int = 0

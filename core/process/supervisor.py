@@ -23,7 +23,7 @@ from core.process.events import EventBus
 from core.process.identity import Identity, make_identity
 from core.process.reconcile import Reconciler
 from core.process.runner import ProgramRunner
-from core.process.states import ProgramState, State
+from core.process.states import ACTIVE_STATES, ProgramState
 from core.process.watched import WatchedProgram
 from core.spec import Config
 from core.store.registry import Registry
@@ -163,7 +163,7 @@ class Supervisor:
 
     async def shutdown(self, stop_programs: bool) -> None:
         if stop_programs:
-            up = [r for r in self.runners.values() if r.st.state.is_up or r.st.state is State.BACKOFF]
+            up = [r for r in self.runners.values() if r.st.state in ACTIVE_STATES]
             results = await asyncio.gather(*(r.stop("procbot (shutdown)") for r in up), return_exceptions=True)
             for res in results:
                 if isinstance(res, ProcbotError):
@@ -202,7 +202,7 @@ class Supervisor:
         for name in removed + changed:
             if name in self.runners:
                 r = self.runners.pop(name)
-                was_up = r.st.state.is_up or r.st.state is State.BACKOFF  # a crash loop wants its fix applied
+                was_up = r.st.state in ACTIVE_STATES  # a crash loop wants its fix applied
                 if was_up:
                     await r.stop("procbot (reload)")
                 await r.detach()

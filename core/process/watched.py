@@ -2,6 +2,8 @@
 
 Found by pidfile or by a full command-line pattern during the batch scan;
 once found, a pidfd reports their exit at once instead of at the next scan.
+Their state moves (:data:`core.process.states.WATCHED_MOVES`) go through the same
+:func:`core.process.events.change_state` as a managed program's.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from core.clock import Clock
 from core.process import procfs
-from core.process.events import EventBus, EventKind, ProgramEvent
+from core.process.events import EventBus, change_state
 from core.process.exit_watch import ExitStatus, ExitWatcher
 from core.process.states import ProgramState, State
 from core.spec import WatchSpec
@@ -27,7 +29,6 @@ class WatchedProgram:
         self.pattern = re.compile(spec.pattern) if spec.pattern else None
         self.st = ProgramState(name=spec.name, kind="watched", group=spec.group, state=State.MISSING)
         self._watcher: ExitWatcher | None = None
-        self._seen_once = False
 
     def read_pidfile(self) -> tuple[int | None, str]:
         """(pid, problem). Runs in the scanner's worker thread."""
@@ -58,13 +59,13 @@ class WatchedProgram:
         self._close()
         st.pid, st.start_ticks = pid, ticks
         st.started_at = procfs.ticks_to_epoch(ticks, procfs.boot_time())
-        st.state, st.message = State.RUNNING, ""
+        st.message = ""
         self._watcher = ExitWatcher(asyncio.get_running_loop(), pid, False, self._on_exit)
-        if not self._watcher.start():
+        if not self._watcher.start():  # not our child: a gone process fails here, it never reports an exit
+            self._watcher = None
             self._lost("gone before it could be watched")
             return
-        self.bus.publish(ProgramEvent(EventKind.WATCH_FOUND, st.name, self.clock.time(), pid=pid, group=st.group))
-        self._seen_once = True
+        change_state(st, State.RUNNING, self.bus, self.clock.time(), pid=pid)
 
     def missing(self, problem: str) -> None:
         st = self.st
@@ -81,10 +82,10 @@ class WatchedProgram:
         st = self.st
         pid = st.pid
         runtime = self.clock.time() - st.started_at if st.started_at else None
-        st.state, st.pid, st.message = State.MISSING, None, why
+        st.pid, st.message = None, why
         st.last_exit_at = self.clock.time()
-        self.bus.publish(ProgramEvent(EventKind.WATCH_LOST, st.name, self.clock.time(), pid=pid, runtime=runtime,
-                                      message=why, group=st.group, next_action="watching for it to come back"))
+        change_state(st, State.MISSING, self.bus, self.clock.time(), pid=pid, runtime=runtime, message=why,
+                     next_action="watching for it to come back")
 
     def _close(self) -> None:
         if self._watcher:

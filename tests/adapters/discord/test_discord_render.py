@@ -21,7 +21,9 @@ from adapters.discord.render import (
     render,
     total_chars,
 )
+from adapters.text_render import STATE_EMOJI
 from core.errors import InvalidInput
+from core.process.states import State
 from core.reply import Button, Field, Reply, Table, Tone
 
 
@@ -46,7 +48,9 @@ STATUS = Reply(
 
 async def test_a_table_becomes_an_aligned_code_block_with_state_emoji() -> None:
     (embed,) = render(STATUS).embeds
-    assert embed.description == "```\n   PROGRAM  STATE    PID\n🟢 web      running  12\n🟠 db       backoff  -\n```"
+    up, back = STATE_EMOJI[State.RUNNING], STATE_EMOJI[State.BACKOFF]
+    assert embed.description == (f"```\n   PROGRAM  STATE    PID\n{up} web      running  12\n"
+                                 f"{back} db       backoff  -\n```")
 
 
 async def test_colour_follows_the_tone_raised_by_the_worst_state() -> None:

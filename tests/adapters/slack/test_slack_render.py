@@ -14,6 +14,8 @@ from adapters.slack.render import (
     pack_lines,
     render,
 )
+from adapters.text_render import STATE_EMOJI
+from core.process.states import State
 from core.reply import Button, Field, Reply, Table, Tone
 
 
@@ -39,12 +41,12 @@ def test_status_table_is_an_aligned_code_block_with_state_emoji() -> None:
     table = next(t for t in texts(blocks) if t.startswith("```"))
     lines = table.strip("`\n").split("\n")
     assert lines[0] == "   PROGRAM  STATE        PID"
-    assert lines[1] == "\U0001f7e2 prog-0   running      1000"
-    assert lines[2].startswith("\U0001f7e1 prog-1   backoff")
-    assert lines[3].startswith("\U0001f534 prog-2   fatal")
-    assert lines[4].startswith("\u26aa prog-3   stopped")
-    assert lines[5].startswith("\U0001f534 prog-4   spawn-error")
-    assert lines[6].startswith("\U0001f7e1 prog-5   starting")
+    assert lines[1] == f"{STATE_EMOJI[State.RUNNING]} prog-0   running      1000"
+    assert lines[2].startswith(f"{STATE_EMOJI[State.BACKOFF]} prog-1   backoff")
+    assert lines[3].startswith(f"{STATE_EMOJI[State.FATAL]} prog-2   fatal")
+    assert lines[4].startswith(f"{STATE_EMOJI[State.STOPPED]} prog-3   stopped")
+    assert lines[5].startswith(f"{STATE_EMOJI[State.SPAWN_ERROR]} prog-4   spawn-error")
+    assert lines[6].startswith(f"{STATE_EMOJI[State.STARTING]} prog-5   starting")
 
 
 def test_title_carries_the_tone_emoji() -> None:

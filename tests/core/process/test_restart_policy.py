@@ -76,6 +76,7 @@ async def test_gives_up_after_too_many_failures_in_the_window(make_app):
     assert [e.kind for e in events].count(EventKind.GAVE_UP) == 1
     assert [e.kind for e in events].count(EventKind.CRASHED) == 3
     assert st.restarts == 3
+    await app.supervisor.run_log.flush()  # run rows are written behind the program's back
     runs = await app.registry.runs("broken", 10)
     assert len(runs) == 4
     assert all(r.reason == "crashed" for r in runs)
