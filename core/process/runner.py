@@ -9,9 +9,7 @@ spawn two copies. What an exit leads to is decided by :mod:`core.process.restart
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import signal
 import subprocess
 from collections.abc import Callable, Mapping
@@ -27,14 +25,12 @@ from core.process.identity import Identity, SpawnHook
 from core.process.logs import log_path
 from core.process.restart_policy import Decision, RestartPolicy, Tally
 from core.process.states import STARTED_STATES, ProgramState, State, allowed
+from core.process.sweep import Sweeper, killpg
 from core.process.tags import new_nonce
 from core.spec import ProgramSpec
 from core.store.run_log import RunLog
 
 log = logging.getLogger(__name__)
-
-GROUP_SWEEP_POLL = 0.05
-
 
 class ProgramRunner:
     def __init__(
@@ -53,6 +49,7 @@ class ProgramRunner:
     ) -> None:
         self.spec = spec
         self.policy = RestartPolicy.of(spec)
+        self.sweeper = Sweeper(identity, spec.name, spec.stop_signal, spec.stop_timeout, clock)
         self.run_log = run_log
         self.identity = identity
         self.bus = bus
@@ -330,7 +327,7 @@ class ProgramRunner:
         if st.state is State.BACKOFF:
             self._cancel_restart_timer()
             await self._leftovers_gone()
-            await self._sweep_members()  # what the last run left (a daemon it forked) goes too
+            await self.sweeper.sweep_members()  # what the last run left (a daemon it forked) goes too
             st.next_start_at, st.pid = None, None
             st.message = f"stopped by {by}"
             self._change_state(State.STOPPED, by=by)
@@ -345,14 +342,14 @@ class ProgramRunner:
             sig = signal.Signals[spec.stop_signal]
             deadline = self.clock.monotonic() + spec.stop_timeout
             # the group, and every process of the program that left it (setsid, setpgid, double-fork)
-            _killpg(pgid, sig)
-            await self._signal_members(sig, skip_pgid=pgid)
+            killpg(pgid, sig)
+            await self.sweeper.signal_members(sig, skip_pgid=pgid)
             if not await self._wait_exit(spec.stop_timeout):
                 log.warning("%s ignored %s for %.1fs; sending SIGKILL", st.name, sig.name, spec.stop_timeout)
-                _killpg(pgid, signal.SIGKILL)
-                await self._kill_members()
+                killpg(pgid, signal.SIGKILL)
+                await self.sweeper.kill_members()
                 await self._wait_exit(10.0)
-            await self._sweep_all(pgid, max(0.0, deadline - self.clock.monotonic()))
+            await self.sweeper.sweep_all(pgid, max(0.0, deadline - self.clock.monotonic()))
         finally:
             self._stopping = False
         st.pid = None
@@ -362,54 +359,12 @@ class ProgramRunner:
         # the rotating JSON handler was half of the daemon's work in `stop all` of 1000 programs
         log.debug("stopped %s by=%s", st.name, by)
 
-    async def _signal_members(self, sig: int, nonce: str | None = None, skip_pgid: int | None = None) -> None:
-        try:
-            await self.identity.signal(self.spec.name, sig, nonce, skip_pgid)
-        except OSError as e:  # EMFILE, a vanished cgroup: the group signal went out anyway
-            log.warning("could not signal all processes of %s: %s", self.spec.name, e)
-
-    async def _kill_members(self, nonce: str | None = None) -> None:
-        try:
-            await self.identity.kill(self.spec.name, nonce)
-        except OSError as e:
-            log.warning("could not kill all processes of %s: %s", self.spec.name, e)
-
     async def _wait_exit(self, timeout: float) -> bool:
         try:
             await asyncio.wait_for(self._exited.wait(), timeout)
             return True
         except TimeoutError:
             return False
-
-    async def _sweep_all(self, pgid: int, timeout: float, nonce: str | None = None) -> None:
-        """What is left of the program after its leader died gets the rest of the timeout, then SIGKILL.
-
-        Waiting is event-driven in cgroup mode (cgroup.events through inotify). A process that
-        survives SIGKILL (stuck in uninterruptible sleep) is reported and left, so a stop always ends.
-        """
-        name = self.spec.name
-        if await self._gone(pgid, timeout, nonce):
-            return
-        _killpg(pgid, signal.SIGKILL)
-        await self._kill_members(nonce)
-        if not await self._gone(pgid, 5.0, nonce):
-            log.error("processes of %s survive SIGKILL; leaving them", name)
-
-    async def _gone(self, pgid: int, timeout: float, nonce: str | None) -> bool:
-        """True once neither the process group nor the program's cgroup/tagged processes are left."""
-        deadline = self.clock.monotonic() + timeout
-        try:
-            if not await self.identity.wait_gone(self.spec.name, timeout, nonce):
-                return False
-        except OSError as e:
-            log.warning("cannot tell whether %s's processes are gone: %s", self.spec.name, e)
-        if self.identity.exact:
-            return True  # the group is inside the cgroup
-        while _group_signalable(pgid) and await asyncio.to_thread(_group_alive, pgid):
-            if self.clock.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(GROUP_SWEEP_POLL)
-        return True
 
     def _sweep_leftovers(self, pgid: int, nonce: str | None) -> None:
         """The leader crashed but processes of its run live on (workers of a killed master, a daemon
@@ -418,42 +373,12 @@ class ProgramRunner:
         left respawns at once. In tag mode finding escapees takes a /proc walk, which must not delay
         the respawn: the group is waited for, the run's tagged escapees are swept in the background
         (by nonce, so the replacement is never touched)."""
-        name, sig = self.spec.name, signal.Signals[self.spec.stop_signal]
-        try:
-            members = self.identity.members_now(name)
-        except OSError as e:
-            log.warning("cannot list what %s left behind: %s", name, e)
-            members = None
-        group = _group_signalable(pgid)
-        if group or members:
-            log.warning("%s exited leaving processes behind; stopping them", name)
-            _killpg(pgid, sig)
-            for pid in members or []:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    if os.getpgid(pid) != pgid:
-                        os.kill(pid, sig)
-            self._sweep = asyncio.ensure_future(self._sweep_all(pgid, self.spec.stop_timeout))
+        left, members = self.sweeper.signal_leftovers(pgid)
+        if left:
+            self._sweep = asyncio.ensure_future(self.sweeper.sweep_all(pgid, self.spec.stop_timeout))
             self._own_task(self._sweep)
         if members is None and nonce is not None:
-            self._own_task(asyncio.ensure_future(self._sweep_run(nonce)))
-
-    async def _sweep_members(self, nonce: str | None = None) -> None:
-        """Stop every process of the program (or of one run): stop signal, timeout, SIGKILL."""
-        name = self.spec.name
-        if not await self.identity.members(name, nonce):
-            return
-        await self._signal_members(signal.Signals[self.spec.stop_signal], nonce)
-        if not await self.identity.wait_gone(name, self.spec.stop_timeout, nonce):
-            await self._kill_members(nonce)
-            if not await self.identity.wait_gone(name, 5.0, nonce):
-                log.error("processes of %s survive SIGKILL; leaving them", name)
-
-    async def _sweep_run(self, nonce: str) -> None:
-        """Tag mode: the old run's escapees (double-forked daemons, setsid children), by nonce."""
-        try:
-            await self._sweep_members(nonce)
-        except OSError as e:
-            log.warning("could not sweep what %s left behind: %s", self.spec.name, e)
+            self._own_task(asyncio.ensure_future(self.sweeper.sweep_run(nonce)))
 
     async def detach(self) -> None:
         """Stop watching without touching the process (procbot exits, programs keep running)."""
@@ -470,35 +395,6 @@ class ProgramRunner:
     def _resolve(self, p: str) -> Path:
         path = Path(p).expanduser()
         return path if path.is_absolute() else self.base_dir / path
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _group_signalable(pgid: int) -> bool:
-    """Cheap first check: does any process (zombies included) still have this group id?"""
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-def _group_alive(pgid: int) -> bool:
-    """Does the group have a live member? Walks /proc: call it from a thread."""
-    if not _group_signalable(pgid):
-        return False
-    # zombies still count for killpg; a group of only zombies is done
-    return any(
-        (s := procfs.read_stat(pid)) is not None and s.pgid == pgid and s.state != "Z"
-        for pid in _group_candidates(pgid)
-    )
-
-
-def _group_candidates(pgid: int) -> list[int]:
-    return [p for p in procfs.all_pids() if (s := procfs.read_stat(p)) is not None and s.pgid == pgid]
 
 
 def _spawn_error_text(spec: ProgramSpec, cwd: str | None, e: BaseException) -> str:
