@@ -146,12 +146,16 @@ async def alert_rig(
     route_to: str = "slack:CALERTS",
     alerts: dict[str, Any] | None = None,
     platform: str = "slack",
+    rec: RecordingMessenger | None = None,
     **kwargs: Any,
 ) -> AsyncIterator[AlertRig]:
-    """A started App with alerting installed; alerts go to a RecordingMessenger standing in for ``platform``."""
+    """A started App with alerting installed; alerts go to a RecordingMessenger standing in for ``platform``.
+
+    Pass ``rec`` to keep one recorder across Apps (a restart edits what the first run posted).
+    """
     settings = {"route": [{"match": ["*"], "to": [route_to]}], **(alerts or {})}
     app = await make_app(programs, start=False, alerts=settings, **kwargs)
-    rec = RecordingMessenger(platform)
+    rec = rec if rec is not None else RecordingMessenger(platform)
     app.messengers[platform] = rec
     alerting = install_extensions(app, outbox_backoff=0.05)
     await app.start()

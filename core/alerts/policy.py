@@ -103,6 +103,8 @@ class AlertPolicy:
             self._groups[grp.id] = grp
             for m in await self.store.by_ids(grp.members):
                 self._by_id.setdefault(m.id, m)
+            if grp.roots:  # the storm goes on after a restart: failures within the window still join it
+                self._detector().group_started(grp.route_key, grp.id, grp.last_join_at)
         async with self._lock:
             await self._resume()
         self._tasks = [
@@ -183,7 +185,8 @@ class AlertPolicy:
         if self._storm is None:
             self._storm = (key, StormDetector(s.group_window, s.group_threshold))
         elif self._storm[0] != key:  # reloaded: keep what is held and grouped, judge new failures by the new rule
-            self._storm = (key, self._storm[1].retuned(s.group_window, s.group_threshold))
+            self._storm[1].retune(s.group_window, s.group_threshold)
+            self._storm = (key, self._storm[1])
         return self._storm[1]
 
     def _silenced(self, inc: Incident) -> bool:
