@@ -58,10 +58,19 @@ class Sent:
 
 
 class RecordingMessenger:
-    """A Messenger that keeps every message; ``fail_with`` queues errors for the next calls."""
+    """A Messenger that keeps every message; ``fail_with`` queues errors for the next calls.
 
-    def __init__(self, platform: str = "slack") -> None:
+    ``can_edit=False`` / ``can_thread=False`` stand in for a destination like a
+    webhook: an ``update``, or a post with a ``thread_ref``, is then a bug and fails the test.
+    """
+
+    can_edit: bool = True
+    can_thread: bool = True
+
+    def __init__(self, platform: str = "slack", *, can_edit: bool = True, can_thread: bool = True) -> None:
         self.platform = platform
+        self.can_edit = can_edit
+        self.can_thread = can_thread
         self.messages: list[Sent] = []
         self.calls = 0
         self.fail_with: deque[DeliveryError] = deque()
@@ -74,6 +83,7 @@ class RecordingMessenger:
             raise self.fail_with.popleft()
 
     async def post(self, channel: str, reply: Reply, thread_ref: str | None = None) -> str:
+        assert self.can_thread or thread_ref is None, "a thread reply to a destination that cannot thread"
         self._maybe_fail()
         self._refs += 1
         ref = f"{channel}:{self._refs}"
@@ -82,6 +92,7 @@ class RecordingMessenger:
         return ref
 
     async def update(self, channel: str, ref: str, reply: Reply) -> None:
+        assert self.can_edit, "an edit sent to a destination that cannot edit"
         self._maybe_fail()
         msg = next(m for m in self.messages if m.ref == ref)
         msg.edits.append(reply)
