@@ -43,8 +43,7 @@ class GroupStage:
     def detector(self) -> StormDetector:
         """The one detector, under the rule the config holds now (a reload may have changed it)."""
         s = self.settings()
-        if (self._detector.window, self._detector.threshold) != (s.group_window, s.group_threshold):
-            self._detector.retune(s.group_window, s.group_threshold)
+        self._detector.retune(s.group_window, s.group_threshold)
         return self._detector
 
     # -- lifecycle -------------------------------------------------------
