@@ -31,12 +31,31 @@ class CommandHandler(Protocol):
 
 
 class Messenger(Protocol):
-    """Posts alerts and digests to one platform. Raises ``DeliveryError``."""
+    """Posts alerts and digests to one platform. Raises ``DeliveryError``.
+
+    A destination states what it can do, so core never asks which platform it
+    is: where ``can_edit`` is False (a webhook) the outbox posts a follow-up
+    message instead of calling ``update``, in the thread of the message it
+    would have edited; where ``can_thread`` is False it posts top-level
+    instead of passing ``thread_ref``.
+    """
 
     platform: str
+    can_edit: bool = True
+    can_thread: bool = True
 
     async def post(self, channel: str, reply: Reply, thread_ref: str | None = None) -> str:
         """Post a message (optionally as a thread reply); returns the platform's message reference."""
 
     async def update(self, channel: str, ref: str, reply: Reply) -> None:
-        """Replace a posted message in place."""
+        """Replace a posted message in place (never called when ``can_edit`` is False)."""
+
+
+def can_edit(messenger: Messenger) -> bool:
+    """``messenger.can_edit``; a Messenger that does not say (a test double, an older adapter) can."""
+    return bool(getattr(messenger, "can_edit", True))
+
+
+def can_thread(messenger: Messenger) -> bool:
+    """``messenger.can_thread``; a Messenger that does not say can."""
+    return bool(getattr(messenger, "can_thread", True))

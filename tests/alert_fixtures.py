@@ -58,10 +58,19 @@ class Sent:
 
 
 class RecordingMessenger:
-    """A Messenger that keeps every message; ``fail_with`` queues errors for the next calls."""
+    """A Messenger that keeps every message; ``fail_with`` queues errors for the next calls.
 
-    def __init__(self, platform: str = "slack") -> None:
+    ``can_edit=False`` / ``can_thread=False`` stand in for a destination like a
+    webhook: an ``update``, or a post with a ``thread_ref``, is then a bug and fails the test.
+    """
+
+    can_edit: bool = True
+    can_thread: bool = True
+
+    def __init__(self, platform: str = "slack", *, can_edit: bool = True, can_thread: bool = True) -> None:
         self.platform = platform
+        self.can_edit = can_edit
+        self.can_thread = can_thread
         self.messages: list[Sent] = []
         self.calls = 0
         self.fail_with: deque[DeliveryError] = deque()
@@ -74,6 +83,7 @@ class RecordingMessenger:
             raise self.fail_with.popleft()
 
     async def post(self, channel: str, reply: Reply, thread_ref: str | None = None) -> str:
+        assert self.can_thread or thread_ref is None, "a thread reply to a destination that cannot thread"
         self._maybe_fail()
         self._refs += 1
         ref = f"{channel}:{self._refs}"
@@ -82,6 +92,7 @@ class RecordingMessenger:
         return ref
 
     async def update(self, channel: str, ref: str, reply: Reply) -> None:
+        assert self.can_edit, "an edit sent to a destination that cannot edit"
         self._maybe_fail()
         msg = next(m for m in self.messages if m.ref == ref)
         msg.edits.append(reply)
@@ -146,12 +157,16 @@ async def alert_rig(
     route_to: str = "slack:CALERTS",
     alerts: dict[str, Any] | None = None,
     platform: str = "slack",
+    rec: RecordingMessenger | None = None,
     **kwargs: Any,
 ) -> AsyncIterator[AlertRig]:
-    """A started App with alerting installed; alerts go to a RecordingMessenger standing in for ``platform``."""
+    """A started App with alerting installed; alerts go to a RecordingMessenger standing in for ``platform``.
+
+    Pass ``rec`` to keep one recorder across Apps (a restart edits what the first run posted).
+    """
     settings = {"route": [{"match": ["*"], "to": [route_to]}], **(alerts or {})}
     app = await make_app(programs, start=False, alerts=settings, **kwargs)
-    rec = RecordingMessenger(platform)
+    rec = rec if rec is not None else RecordingMessenger(platform)
     app.messengers[platform] = rec
     alerting = install_extensions(app, outbox_backoff=0.05)
     await app.start()

@@ -77,15 +77,15 @@ class StormDetector:
         r.held.append(incident_id)
         return Decision(Verdict.HOLD)
 
-    def retuned(self, window: float, threshold: int) -> StormDetector:
-        """The same bookkeeping under a new rule (a reload): held incidents and open groups carry over.
+    def retune(self, window: float, threshold: int) -> None:
+        """Judge new failures by a new rule (a reload), keeping the held incidents and open groups.
 
-        A fresh detector would not know the incidents held for grouping, so their
-        hold would end without anyone posting them.
+        In place, never a fresh detector: one would not know the incidents held
+        for grouping (their hold would end with nobody posting them) nor the
+        failures seen so far in the window, so a storm spanning a reload would
+        be split.
         """
-        new = StormDetector(window, threshold)
-        new._routes = self._routes
-        return new
+        self.window, self.threshold = window, threshold
 
     def group_started(self, key: RouteKey, group_id: int, at: float) -> None:
         r = self._routes.setdefault(key, _Route())

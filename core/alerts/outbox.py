@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 from core.clock import Clock
 from core.errors import DeliveryError, RegistryError
-from core.ports import Messenger
+from core.ports import Messenger, can_edit, can_thread
 from core.reply import Reply
 from core.store.outbox import OutboxRow, OutboxStore
 
@@ -317,18 +317,34 @@ class Outbox:
             await self._refresh_notes()
 
     async def _send(self, messenger: Messenger, dest: Destination, row: OutboxRow, reply: Reply) -> str | None:
-        """Perform one delivery; returns the message ref, or None when the row was settled otherwise."""
+        """Perform one delivery; returns the message ref, or None when the row was settled otherwise.
+
+        What the destination cannot do is done the nearest way it can: an edit
+        becomes a follow-up post in the thread of the edited message, a thread
+        reply becomes a top-level post.
+        """
         if row.action == "post":
             return await messenger.post(dest.channel, reply)
         parent = await self.store.get(row.thread_of) if row.thread_of is not None else None
         if row.action == "reply":
             thread = parent.message_ref if parent is not None and parent.delivered_at is not None else None
-            return await messenger.post(dest.channel, reply, thread)
+            return await messenger.post(dest.channel, reply, thread if can_thread(messenger) else None)
         if parent is None or parent.message_ref is None:
             # the message to edit never reached the platform (failed, or pruned): nothing to edit
             await self.store.mark_failed([row.id], row.attempts, "the message to update was never delivered")
             return None
+        if not can_edit(messenger):
+            return await messenger.post(dest.channel, reply, await self._thread_of(parent, messenger))
         await messenger.update(dest.channel, parent.message_ref, reply)
+        return parent.message_ref
+
+    async def _thread_of(self, parent: OutboxRow, messenger: Messenger) -> str | None:
+        """Where a follow-up to ``parent`` goes: its thread (the root's, for a reply), or top-level."""
+        if not can_thread(messenger):
+            return None
+        if parent.action == "reply" and parent.thread_of is not None:
+            root = await self.store.get(parent.thread_of)
+            return root.message_ref if root is not None else None
         return parent.message_ref
 
     async def _failed(self, row: OutboxRow, ids: list[int], err: DeliveryError) -> None:

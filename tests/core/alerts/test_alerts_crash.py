@@ -199,7 +199,7 @@ async def test_sigkill_while_the_oom_kill_counter_moves_is_reported_as_out_of_me
     counter = tmp_path / "memory.events"
     counter.write_text("low 0\noom 0\noom_kill 3\n")
     async with alert_rig(make_app, [alert_program("hog", min_uptime=30)]) as rig:
-        rig.alerting.policy.oom = OomWatch([counter])
+        rig.alerting.policy.intake.oom = OomWatch([counter])
         await wait_logged(rig.app, "hog", "starting")
         counter.write_text("low 0\noom 1\noom_kill 4\n")  # what the kernel does when its OOM killer strikes
         await rig.kill("hog")

@@ -47,4 +47,14 @@ def test_a_new_rule_after_a_reload_still_releases_what_the_old_one_held():
     storm = StormDetector(10, 5)
     storm.opened(KEY, 1, 0.0, "a")
     assert storm.opened(KEY, 2, 1.0, "b").verdict is Verdict.HOLD
-    assert storm.retuned(30, 4).release(KEY, 2)
+    storm.retune(30, 4)
+    assert storm.release(KEY, 2)
+
+
+def test_failures_seen_before_a_new_rule_still_count_towards_a_storm_under_it():
+    storm = StormDetector(10, 5)
+    storm.opened(KEY, 1, 0.0, "a")
+    storm.opened(KEY, 2, 1.0, "b")
+    storm.retune(30, 3)
+    start = storm.opened(KEY, 3, 20.0, "c")
+    assert start.verdict is Verdict.START_GROUP and start.members == [2, 3]
