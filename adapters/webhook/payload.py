@@ -17,6 +17,8 @@ so a receiver can route on one key.
 Signature (when a secret is configured), GitHub-style with a timestamp against replay:
 ``X-Procbot-Timestamp: <unix seconds>`` and
 ``X-Procbot-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>``.
+Every request also carries ``X-Procbot-Delivery`` (a fresh id per attempt, for the
+receiver's logs) and ``Content-Type: application/json``.
 """
 
 from __future__ import annotations

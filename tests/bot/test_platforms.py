@@ -41,3 +41,15 @@ def test_every_row_accepts_its_own_destination_form_and_refuses_the_other() -> N
         good, bad = (p.name, f"{p.name}:ops") if p.bare else (f"{p.name}:ops", p.name)
         assert destination_problem(config, good) is None, good
         assert destination_problem(config, bad) is not None, bad
+
+
+def test_the_log_redactor_is_given_every_configured_platforms_secrets(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.platforms import secret_values
+
+    (tmp_path / "pager.secret").write_text("pager-signing-secret\n")
+    config = Config(source=str(tmp_path / "procbot.toml"), discord={},
+                    webhook=[{"name": "pager", "url": "https://x.example/", "secret_file": "pager.secret"},
+                             {"name": "ntfy", "url": "https://y.example/", "secret_env": "NTFY_SECRET"}])
+    environ = {"DISCORD_TOKEN": "discord-bot-token", "NTFY_SECRET": "ntfy-signing-secret"}
+    assert sorted(secret_values(config, environ)) == ["discord-bot-token", "ntfy-signing-secret",
+                                                      "pager-signing-secret"]
