@@ -47,7 +47,7 @@ class Platform:
     name: str
     #: how people write it ("Slack")
     label: str
-    #: the config table it reads, as written in the file
+    #: the config table it reads, as its header is written in the file ("[slack]", "[[webhook]]")
     settings_key: str
     #: its table is present and enabled
     configured: Callable[[Config], bool]
@@ -158,19 +158,19 @@ PLATFORMS: tuple[Platform, ...] = (
         configured=lambda _: True, credentials=lambda _c, _e: True, missing=lambda _: "",
     ),
     Platform(
-        name="slack", label="Slack", settings_key="slack",
+        name="slack", label="Slack", settings_key="[slack]",
         configured=lambda c: c.slack is not None and c.slack.enabled,
         credentials=_slack_credentials, missing=_slack_missing, build=_build_slack,
         secrets=lambda s: s.values(), problems=_credential_file_problems(_slack_credentials),
     ),
     Platform(
-        name="discord", label="Discord", settings_key="discord",
+        name="discord", label="Discord", settings_key="[discord]",
         configured=lambda c: c.discord is not None and c.discord.enabled,
         credentials=_discord_credentials, missing=_discord_missing, build=_build_discord,
         secrets=lambda token: [token], problems=_credential_file_problems(_discord_credentials),
     ),
     Platform(
-        name="webhook", label="a webhook", settings_key="[webhook]",
+        name="webhook", label="a webhook", settings_key="[[webhook]]",
         configured=lambda c: bool(c.webhook),
         credentials=_webhook_credentials, missing=lambda _: "", build=_build_webhook,
         secrets=lambda by_name: [s for s in by_name.values() if s],
@@ -179,10 +179,6 @@ PLATFORMS: tuple[Platform, ...] = (
 )
 
 BY_NAME: Mapping[str, Platform] = {p.name: p for p in PLATFORMS}
-
-
-def _table(p: Platform) -> str:
-    return f"[{p.settings_key}]"
 
 
 # ------------------------------------------------------------------ what the rest of bot/ asks
@@ -210,7 +206,7 @@ def platform_problem(config: Config, environ: Mapping[str, str], platform: str, 
     if p is None:
         return f"unknown destination platform {platform!r}"
     if not p.configured(config):
-        return f"alerts go to {p.label} but {p.label} is not configured ({_table(p)} missing or disabled)"
+        return f"alerts go to {p.label} but {p.label} is not configured ({p.settings_key} missing or disabled)"
     if p.credentials(config, environ) is None:
         return f"alerts go to {p.label} but {p.missing(config)}"
     if not adapters:
