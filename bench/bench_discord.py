@@ -71,8 +71,7 @@ async def _build(fake: FakeDiscord, state: Path, programs: int) -> App:
     app = App(config, environ=dict(os.environ, DISCORD_TOKEN=fake.token), console_out=io.StringIO(),
               console_events=False)
     await app.start()
-    if not await app.messengers["discord"].wait_connected(10):  # type: ignore[attr-defined]
-        raise RuntimeError("procbot did not connect to the fake Discord")
+    await app.messengers["discord"].wait_connected(10)  # type: ignore[attr-defined]  # raises TimeoutError
     async with asyncio.timeout(15):  # measure the steady state: every program past min_uptime
         while any(st.state != "running" for st in app.supervisor.states()):  # noqa: ASYNC110
             await asyncio.sleep(0.05)

@@ -98,9 +98,9 @@ class App:
         release_startup_memory()
 
     async def _start_adapters(self) -> None:
-        from bot.adapters_factory import build_adapters
+        from bot.platforms import build_adapters
 
-        for adapter in build_adapters(self.config, self.dispatcher, self.environ, self.clock):
+        for adapter in build_adapters(self.config, self.dispatcher, self.environ, self.clock, self.host):
             self.adapters.append(adapter)
             self.messengers[adapter.platform] = adapter
             await adapter.start()  # returns at once; the adapter connects and retries on its own

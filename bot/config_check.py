@@ -16,10 +16,10 @@ import shutil
 from pathlib import Path
 
 from bot.config_loader import read_config_file, validate
-from bot.secrets import discord_token, slack_secrets, token_file_problems
+from bot.platforms import config_problems, unready_destinations
 from bot.state_dir import KEY as STATE_DIR_KEY
 from bot.state_dir import state_dir_problem
-from core.errors import ConfigError, ConfigProblems
+from core.errors import ConfigProblems
 from core.spec import Config
 
 #: sun_path is 108 bytes on Linux, one of them the terminating NUL
@@ -60,7 +60,7 @@ def run_problems(config: Config) -> list[tuple[str, str]]:
         log_problem = _directory_problem(config.log_dir)
         if log_problem:
             out.append(("procbot.log_dir", log_problem))
-    out += token_file_problems(config)
+    out += config_problems(config)  # credential files, destinations that name nothing
     out += digest_problems(config)
     return out
 
@@ -104,15 +104,4 @@ def semantic_problems(config: Config) -> list[tuple[str, str]]:
 
 
 def warnings(config: Config) -> list[str]:
-    out = []
-    dests = {d for r in config.alerts.route for d in r.to} | {d for dg in config.digest for d in dg.to}
-    try:
-        slack_missing = config.slack is None or slack_secrets(config.slack, config, os.environ) is None
-        discord_missing = config.discord is None or discord_token(config.discord, config, os.environ) is None
-    except ConfigError:  # already reported as a problem
-        return out
-    if any(d.startswith("slack:") for d in dests) and slack_missing:
-        out.append("alerts or digests go to Slack but Slack credentials are not set")
-    if any(d.startswith("discord:") for d in dests) and discord_missing:
-        out.append("alerts or digests go to Discord but the Discord token is not set")
-    return out
+    return unready_destinations(config, os.environ)

@@ -15,7 +15,8 @@ from bot.app import App
 from bot.config_loader import load_config
 from bot.control_server import ControlLimits, ControlServer, socket_path
 from bot.logging_setup import setup_logging
-from bot.secrets import SecretRedactor, discord_token, slack_secrets
+from bot.platforms import secret_values
+from bot.secrets import SecretRedactor
 from bot.state_dir import ensure_state_dir
 from core.errors import ConfigError, ProcbotError
 
@@ -43,13 +44,7 @@ async def serve(config_path: Path, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     config = load_config(config_path)
     ensure_state_dir(config.state_dir, str(config.source))  # before anything (the log) creates it
-    redactor = SecretRedactor()
-    if config.slack:
-        s = slack_secrets(config.slack, config, os.environ)
-        if s:
-            redactor.add(s.bot_token, s.app_token, s.signing_secret)
-    if config.discord:
-        redactor.add(discord_token(config.discord, config, os.environ))
+    redactor = SecretRedactor(secret_values(config, os.environ))
     setup_logging(config.state_dir, config.procbot.log_level, redactor)
     lock_fd = _lock(config.state_dir)
     app = App(config, console_out=out)

@@ -8,14 +8,12 @@ unseen; stopped after it), and plugs ``/proc digest`` and the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.adapters_factory import slack_needs
 from bot.app import App
+from bot.platforms import platform_problem
 from bot.schedule_check import digest_problems
 from bot.scheduler import DigestScheduler
-from bot.secrets import discord_token, slack_secrets
 from core.alerts.incidents import IncidentStore
 from core.alerts.outbox import MessengerLookup, NotReady, Outbox
 from core.alerts.policy import AlertPolicy
@@ -24,7 +22,6 @@ from core.digest.builder import DigestBuilder
 from core.errors import ConfigError, DeliveryError
 from core.ports import Messenger
 from core.process.oom import OomWatch
-from core.spec import Config
 from core.store.outbox import OutboxStore
 from core.store.rollup import SampleRollup
 
@@ -90,21 +87,3 @@ def messenger_lookup(app: App) -> MessengerLookup:
 
     return lookup
 
-
-def platform_problem(config: Config, environ: Mapping[str, str], platform: str, *, adapters: bool = True) -> str:
-    """Why messages cannot be sent to ``platform`` at all ("" if they can, once its adapter runs)."""
-    if platform == "slack":
-        if config.slack is None or not config.slack.enabled:
-            return "alerts go to Slack but Slack is not configured ([slack] missing or disabled)"
-        if slack_secrets(config.slack, config, environ) is None:
-            return f"alerts go to Slack but the Slack credentials are not set ({slack_needs(config)})"
-    elif platform == "discord":
-        if config.discord is None or not config.discord.enabled:
-            return "alerts go to Discord but Discord is not configured ([discord] missing or disabled)"
-        if discord_token(config.discord, config, environ) is None:
-            return f"alerts go to Discord but the Discord token is not set ({config.discord.token_env})"
-    else:
-        return f"unknown destination platform {platform!r}"
-    if not adapters:
-        return f"the {platform} adapter is not started in this process"
-    return ""

@@ -10,22 +10,12 @@ from __future__ import annotations
 import logging
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.slack.secrets import SlackSecrets
 from core.errors import ConfigError
 from core.redact import mask_secrets
 from core.spec import Config, DiscordSettings, SlackSettings
-
-
-@dataclass(frozen=True)
-class SlackSecrets:
-    bot_token: str
-    app_token: str | None = None
-    signing_secret: str | None = None
-
-    def __repr__(self) -> str:  # never print tokens by accident
-        return "SlackSecrets(<redacted>)"
 
 
 def _token_file(config: Config, name: str | None, section: str) -> dict[str, str]:
@@ -58,18 +48,6 @@ def _token_file(config: Config, name: str | None, section: str) -> dict[str, str
     if path.stat().st_mode & 0o077:
         logging.getLogger(__name__).warning("token file %s is readable by others; chmod 600 it", path)
     return {k: v.strip() for k, v in data.items()}
-
-
-def token_file_problems(config: Config) -> list[tuple[str, str]]:
-    """(key, problem) for each token file ``run`` could not read: checked before anything starts."""
-    out = []
-    for section, settings in (("slack", config.slack), ("discord", config.discord)):
-        if settings is not None and settings.token_file:
-            try:
-                _token_file(config, settings.token_file, section)
-            except ConfigError as e:
-                out.append((e.key, e.problem))
-    return out
 
 
 def slack_secrets(settings: SlackSettings, config: Config, environ: Mapping[str, str]) -> SlackSecrets | None:

@@ -11,6 +11,7 @@ import signal
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -238,17 +239,74 @@ class DiscordSettings(Strict):
     _token_file = field_validator("token_file")(_path)
 
 
+#: the shape of a destination; which platforms exist is bot/platforms.py's table (checked at load)
+DESTINATION_PATTERN = r"^(console|[a-z][a-z0-9_-]*:[A-Za-z0-9_-]+)$"
+#: a webhook's name is the NAME of ``webhook:NAME``, so it has a destination's characters
+WEBHOOK_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+#: RFC 9110 token characters: what an HTTP header name may hold
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+#: headers procbot sets on every webhook request itself (a config may not replace them)
+WEBHOOK_OWN_HEADERS = frozenset({"content-type", "content-length", "host", "x-procbot-timestamp",
+                                 "x-procbot-signature", "x-procbot-delivery"})
+
+
 class Route(Strict):
     match: list[str] = Field(default_factory=lambda: ["*"], description="program globs or group:NAME")
-    to: list[str] = Field(min_length=1, description="destinations: console, slack:CHANNEL, discord:CHANNEL")
+    to: list[str] = Field(min_length=1, description="destinations: console, slack:CHANNEL, discord:CHANNEL, "
+                          "webhook:NAME")
 
     @field_validator("to")
     @classmethod
     def _dest(cls, v: list[str]) -> list[str]:
         for d in v:
-            if d != "console" and not re.match(r"^(slack|discord):[A-Za-z0-9_-]+$", d):
-                raise ValueError(f"{d!r} is not a destination (console, slack:CHANNEL_ID, discord:CHANNEL_ID)")
+            if not re.match(DESTINATION_PATTERN, d):
+                raise ValueError(f"{d!r} is not a destination (console, slack:CHANNEL_ID, discord:CHANNEL_ID, "
+                                 "webhook:NAME)")
         return v
+
+
+class WebhookSpec(Strict):
+    """A ``[[webhook]]`` table: an HTTP endpoint alerts are POSTed to as JSON (``webhook:NAME`` in routes)."""
+
+    name: str = Field(pattern=WEBHOOK_NAME_PATTERN)
+    url: str = Field(description="http:// or https:// URL the JSON is POSTed to")
+    secret_file: str | None = Field(None, description="file holding the HMAC-SHA256 signing secret")
+    secret_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                   description="environment variable holding the signing secret")
+    headers: dict[str, str] = Field(default_factory=dict, description="extra request headers")
+    timeout: float = Field(10.0, gt=0, le=120, description="seconds to wait for the receiver's answer")
+
+    _secret_file = field_validator("secret_file")(_path)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        try:
+            parts = urlsplit(v)
+            parts.port  # noqa: B018  (raises for a port that is not a number)
+        except ValueError as e:
+            raise ValueError(f"{v!r} is not a URL: {e}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{v!r} is not an http:// or https:// URL")
+        return v
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, value in v.items():
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"{name!r} is not an HTTP header name")
+            if name.lower() in WEBHOOK_OWN_HEADERS:
+                raise ValueError(f"{name} is set by procbot itself")
+            if any(c in value for c in "\r\n"):
+                raise ValueError(f"the value of {name} holds a line break")
+        return v
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> WebhookSpec:
+        if self.secret_file and self.secret_env:
+            raise ValueError("give secret_file or secret_env, not both")
+        return self
 
 
 class AlertSettings(Strict):
@@ -282,6 +340,7 @@ class Config(Strict):
     discord: DiscordSettings | None = None
     alerts: AlertSettings = AlertSettings()
     digest: list[DigestSpec] = Field(default_factory=list)
+    webhook: list[WebhookSpec] = Field(default_factory=list)
     #: where the file was read from; relative paths resolve against its folder
     source: str = ""
 
@@ -293,6 +352,16 @@ class Config(Strict):
                 raise ValueError(f"program name {p.name!r} is used twice")
             seen.add(p.name)
         return self
+
+    @field_validator("webhook")
+    @classmethod
+    def _unique_webhooks(cls, v: list[WebhookSpec]) -> list[WebhookSpec]:
+        seen: set[str] = set()
+        for w in v:
+            if w.name in seen:
+                raise ValueError(f"webhook name {w.name!r} is used twice")
+            seen.add(w.name)
+        return v
 
     # paths are resolved once: the scanner and every spawn ask for them (Path.resolve() is a syscall per part)
     @cached_property
@@ -318,4 +387,5 @@ class Config(Strict):
             names |= {self.slack.bot_token_env, self.slack.app_token_env, self.slack.signing_secret_env}
         if self.discord:
             names.add(self.discord.token_env)
+        names |= {w.secret_env for w in self.webhook if w.secret_env}
         return names

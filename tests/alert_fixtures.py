@@ -229,7 +229,7 @@ async def discord_alert_rig(make_app: MakeApp, programs: list[dict[str, Any]],
         alerting = install_extensions(app, outbox_backoff=0.05)
         await app.start()
         adapter = app.messengers["discord"]
-        assert await adapter.wait_connected(10)  # type: ignore[attr-defined]
+        await adapter.wait_connected(10)  # type: ignore[attr-defined]
         yield PlatformRig(app, alerting, fake, adapter)
         await app.stop(stop_programs=True)
 

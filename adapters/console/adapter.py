@@ -7,12 +7,11 @@ alert routes.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import sys
 import time
 from typing import TextIO
 
+from adapters.base import Adapter
 from adapters.text_render import render
 from core import formatting as fmt
 from core.process.events import EventBus, EventKind, ProgramEvent
@@ -44,34 +43,31 @@ def event_line(ev: ProgramEvent) -> str:
     return "  ".join(parts)
 
 
-class ConsoleAdapter:
+class ConsoleAdapter(Adapter):
+    """Always connected: a session is the loop that prints events, for as long as procbot runs."""
+
     platform = "console"
 
     def __init__(self, bus: EventBus, out: TextIO | None = None, show_events: bool = True) -> None:
+        super().__init__()
         self.bus = bus
         self.out = out or sys.stdout
         self.show_events = show_events
         self._queue = bus.subscribe() if show_events else None
-        self._task: asyncio.Task[None] | None = None
         self._refs = 0
 
-    async def start(self) -> None:
-        if self._queue is not None:
-            self._task = asyncio.create_task(self._pump(), name="console-events")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._queue is not None:
-            self.bus.unsubscribe(self._queue)
-
-    async def _pump(self) -> None:
-        assert self._queue is not None
+    async def _session(self) -> None:
+        self._set_connected(True)
+        if self._queue is None:
+            await super()._session()
+            return
         while True:
             ev = await self._queue.get()
             self._write(event_line(ev))
+
+    async def _close(self) -> None:
+        if self._queue is not None:
+            self.bus.unsubscribe(self._queue)
 
     def _write(self, text: str) -> None:
         self.out.write(text + "\n")

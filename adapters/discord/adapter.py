@@ -1,15 +1,15 @@
 """Discord front end: the ``/proc`` slash commands, buttons, and alert delivery.
 
-The adapter owns one background task that keeps a ``discord.Client``
-connected. discord.py already resumes dropped gateway sessions by itself;
-the task adds what it does not do: it survives failures that end
-``Client.connect()`` (bad token, HTTP errors at login, unexpected close
-codes, a malformed gateway payload) by logging them once and starting a fresh
-client after an exponential backoff, so a Discord outage never takes the
+One session of the :class:`~adapters.base.Adapter` base is one
+``discord.Client`` from login to close. discord.py already resumes dropped
+gateway sessions by itself; the base adds what it does not do: it survives
+failures that end ``Client.connect()`` (bad token, HTTP errors at login,
+unexpected close codes, a malformed gateway payload) by logging them once and
+starting a fresh client after a back-off, so a Discord outage never takes the
 supervisor down.
 
 Every interaction is answered by a task the adapter owns (cancelled and
-awaited on :meth:`DiscordAdapter.stop`). Quick commands answer directly;
+awaited on :meth:`Adapter.stop`). Quick commands answer directly;
 slow ones, and any command not finished within :data:`RESPOND_WITHIN`
 seconds, are deferred first (Discord drops an interaction not acknowledged
 within 3 s) and then edit the original response.
@@ -25,10 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
-from collections.abc import Coroutine
-from typing import Any
 
 import aiohttp
 import discord
@@ -37,10 +34,11 @@ import discord.http
 import yarl
 from discord import app_commands
 
+from adapters.base import Adapter, Backoff
 from adapters.discord.commands import build_group
 from adapters.discord.render import NO_MENTIONS, CustomIds, Rendered, render
 from core.actor import Actor, CommandContext
-from core.clock import Clock, SystemClock
+from core.clock import Clock
 from core.errors import DeliveryError, ProcbotError
 from core.ports import CommandHandler
 from core.reply import Reply
@@ -57,8 +55,6 @@ EDITING_PRESSES = ("confirm:", "cancel:")
 #: rate limits longer than this are not slept through inside discord.py but
 #: surface as DeliveryError(retry_after=...) so the outbox schedules the retry
 MAX_RATELIMIT_SLEEP = 30.0
-#: how long stop() lets in-flight commands finish before cancelling them
-STOP_GRACE = 5.0
 SHUTTING_DOWN = "procbot is shutting down; try again in a moment."
 
 _WS = re.compile(r"\s+")
@@ -201,13 +197,13 @@ class _Client(discord.Client):
         await self.adapter._sync_commands(self.tree)
 
     async def on_connect(self) -> None:
-        self.adapter._connected.set()
+        self.adapter._set_connected(True)
 
     async def on_resumed(self) -> None:
-        self.adapter._connected.set()
+        self.adapter._set_connected(True)
 
     async def on_disconnect(self) -> None:
-        self.adapter._connected.clear()
+        self.adapter._set_connected(False)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         self.adapter._on_interaction(interaction)
@@ -227,7 +223,7 @@ class _Client(discord.Client):
 # --------------------------------------------------------------------------- adapter
 
 
-class DiscordAdapter:
+class DiscordAdapter(Adapter):
     """Slash commands and buttons in, embeds out; also the Discord :class:`Messenger`."""
 
     platform = "discord"
@@ -239,61 +235,27 @@ class DiscordAdapter:
         token: str,
         *,
         clock: Clock | None = None,
+        backoff: Backoff | None = None,
+        stop_grace: float = 5.0,
     ) -> None:
+        super().__init__(clock=clock, backoff=backoff, stop_grace=stop_grace)
         self.settings = settings
         self.handler = handler
         self._token = token
-        self._clock = clock or SystemClock()
         self.ids = CustomIds()
-        self.reconnect_initial = 1.0
-        self.reconnect_max = 60.0
         self._client: _Client | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._work: set[asyncio.Task[Any]] = set()
-        self._connected = asyncio.Event()
         self._logged_in = asyncio.Event()
-        self._stopping = False
         self._synced = False
         self._saved_endpoints: tuple[str, yarl.URL] | None = None
 
     # -- lifecycle ---------------------------------------------------------
-    @property
-    def connected(self) -> bool:
-        """True while the gateway session is up (interactions can arrive)."""
-        return self._connected.is_set()
-
-    async def start(self) -> None:
-        """Start connecting in the background and return at once."""
-        if self._task is not None:
-            return
-        self._stopping = False
+    async def _open(self) -> None:
         self._configure_endpoints()
-        self._task = asyncio.create_task(self._run(), name="discord-adapter")
 
-    async def wait_connected(self, timeout: float) -> bool:
-        """Wait until the gateway session is up; False if ``timeout`` passed first."""
-        try:
-            await asyncio.wait_for(self._connected.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
-
-    async def stop(self) -> None:
-        """Finish in-flight answers (briefly), then close the client and end the task."""
-        self._stopping = True
-        if self._work:
-            _, pending = await asyncio.wait(set(self._work), timeout=STOP_GRACE)
-            for t in pending:
-                t.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        if self._client is not None:
+    async def _close(self) -> None:
+        if self._client is not None and not self._client.is_closed():
             await self._client.close()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
         self._client = None
-        self._connected.clear()
         self._logged_in.clear()
         self._restore_endpoints()
 
@@ -315,46 +277,28 @@ class DiscordAdapter:
         app_id = self.settings.application_id
         return int(app_id) if app_id and app_id.isdigit() else None
 
-    async def _run(self) -> None:
-        """Keep a client connected until stop(); each failure is logged once, then backed off."""
-        delay = self.reconnect_initial
-        while not self._stopping:
-            client = _Client(self, self._application_id())
-            self._client = client
-            began = self._clock.monotonic()
-            try:
-                async with client:
-                    await client.login(self._token)
-                    self._logged_in.set()
-                    await client.connect(reconnect=True)
-                if not self._stopping:
-                    log.warning("Discord connection closed; reconnecting")
-            except discord.LoginFailure:
-                log.error("Discord rejected the bot token (401); check %s or the token file", self.settings.token_env)
-            except (
-                discord.HTTPException,
-                discord.GatewayNotFound,
-                discord.ConnectionClosed,
-                aiohttp.ClientError,
-                OSError,
-                TimeoutError,
-            ) as e:
-                log.warning("Discord connection failed: %s: %s", type(e).__name__, e)
-            except Exception:  # boundary: discord.py internals (e.g. a malformed payload) must not end procbot
-                log.exception("Discord client stopped unexpectedly")
-            finally:
-                self._connected.clear()
-                self._logged_in.clear()
-                if not client.is_closed():
-                    await client.close()
-            if self._stopping:
-                break
-            if self._clock.monotonic() - began > 2 * self.reconnect_max:
-                delay = self.reconnect_initial  # it had been up for a while: start backoff afresh
-            wait = delay * random.uniform(0.8, 1.2)
-            log.info("reconnecting to Discord in %.1fs", wait)
-            await asyncio.sleep(wait)
-            delay = min(delay * 2, self.reconnect_max)
+    async def _session(self) -> None:
+        """One client from login until its connection ends (discord.py resumes inside it)."""
+        client = _Client(self, self._application_id())
+        self._client = client
+        try:
+            async with client:
+                await client.login(self._token)
+                self._logged_in.set()
+                await client.connect(reconnect=True)
+        finally:
+            self._logged_in.clear()
+            if not client.is_closed():
+                await client.close()
+
+    def _session_failed(self, e: Exception) -> None:
+        if isinstance(e, discord.LoginFailure):
+            log.error("Discord rejected the bot token (401); check %s or the token file", self.settings.token_env)
+        elif isinstance(e, discord.HTTPException | discord.GatewayNotFound | discord.ConnectionClosed
+                        | aiohttp.ClientError | OSError | TimeoutError):
+            log.warning("Discord connection failed: %s: %s", type(e).__name__, e)
+        else:  # discord.py internals (e.g. a malformed payload)
+            log.error("Discord client stopped unexpectedly", exc_info=e)
 
     async def _sync_commands(self, tree: app_commands.CommandTree) -> None:
         """Register /proc with Discord: per guild (instant) or globally (may take an hour)."""
@@ -382,25 +326,18 @@ class DiscordAdapter:
         except discord.HTTPException as e:
             log.warning("Discord command sync failed (%s); will retry on the next connect", e)
 
-    # -- work tracking -----------------------------------------------------
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro, name=name)
-        self._work.add(task)
-        task.add_done_callback(self._work.discard)
-        return task
-
     # -- slash commands ----------------------------------------------------
     async def run_command(
         self, interaction: discord.Interaction, verb: str, args: list[str | int | None], *, public: bool = False
     ) -> None:
         """Called by the /proc subcommands: answer in an owned task and return."""
         text = command_text(verb, args, public=public or self.settings.public_replies)
-        if self._stopping:
+        if self.stopping:
             await self._refuse(interaction, SHUTTING_DOWN, audit=text)
             return
         ctx = actor_of(interaction)
-        work = self._spawn(self.handler.handle(text, ctx), name=f"discord-cmd-{interaction.id}")
-        self._spawn(
+        work = self.run_task(self.handler.handle(text, ctx), name=f"discord-cmd-{interaction.id}")
+        self.run_task(
             self._answer(
                 interaction,
                 work,
@@ -430,16 +367,16 @@ class DiscordAdapter:
         if not custom_id.startswith(self.ids.prefix):
             return
         value = self.ids.decode(custom_id)
-        if self._stopping:
+        if self.stopping:
             what = f"button {value}" if value is not None else "button (expired)"
-            self._spawn(self._refuse(interaction, SHUTTING_DOWN, audit=what), name=f"discord-stop-{interaction.id}")
+            self.run_task(self._refuse(interaction, SHUTTING_DOWN, audit=what), name=f"discord-stop-{interaction.id}")
             return
         ctx = actor_of(interaction)
         if value is None:
-            self._spawn(self._stale_button(interaction), name=f"discord-stale-{interaction.id}")
+            self.run_task(self._stale_button(interaction), name=f"discord-stale-{interaction.id}")
             return
-        work = self._spawn(self.handler.press(value, ctx), name=f"discord-press-{interaction.id}")
-        self._spawn(
+        work = self.run_task(self.handler.press(value, ctx), name=f"discord-press-{interaction.id}")
+        self.run_task(
             self._answer(
                 interaction,
                 work,

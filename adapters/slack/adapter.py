@@ -6,13 +6,14 @@ hands the text or button value to the :class:`CommandHandler`, and renders
 the returned :class:`Reply` as Block Kit (:mod:`adapters.slack.render`).
 
 Timing: Slack drops a command that is not acknowledged within 3 s, so every
-listener acks first (empty ack) and does the work in a task the adapter owns;
-the result goes back through the payload's ``response_url``.
+listener acks first (empty ack) and does the work in a task the adapter owns
+(:meth:`Adapter.run_task`); the result goes back through the payload's ``response_url``.
 
-Connection: Socket Mode (default) or HTTP mode, chosen by config. ``start()``
-returns at once; a background task connects, retrying with exponential
-backoff, so a Slack outage or bad token is logged and never stops procbot.
-Once connected, slack_sdk's Socket Mode client reconnects by itself.
+Connection: Socket Mode (default) or HTTP mode, chosen by config. The
+:class:`~adapters.base.Adapter` base connects in the background and backs off
+on failure, so a Slack outage or bad token is logged and never stops procbot.
+Once connected, slack_sdk's Socket Mode client reconnects by itself, so a
+session here lasts until stop().
 
 Message references returned by :meth:`SlackAdapter.post` are
 ``"<channel>:<ts>"``; :meth:`update` and ``thread_ref`` also accept a bare ts.
@@ -24,7 +25,6 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
@@ -41,12 +41,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from adapters.base import Adapter, Backoff
 from adapters.slack.render import ACTION_PREFIX, MAX_BLOCKS, MAX_TOTAL_TEXT, SlackMessage, render
+from adapters.slack.secrets import SlackSecrets
 from adapters.slack.usergroups import GroupLookupFailed, UsergroupCache
 from adapters.text_render import Attachment
-from bot.secrets import SlackSecrets
 from core.actor import Actor, CommandContext
-from core.clock import Clock, SystemClock
+from core.clock import Clock
 from core.errors import DeliveryError
 from core.ports import CommandHandler
 from core.reply import Reply, Tone
@@ -116,7 +117,7 @@ def _bolt_logger() -> logging.Logger:
     return logger
 
 
-class SlackAdapter:
+class SlackAdapter(Adapter):
     """One Slack workspace connection. Also the :class:`Messenger` for ``slack:CHANNEL`` alerts."""
 
     platform = "slack"
@@ -130,22 +131,19 @@ class SlackAdapter:
         clock: Clock | None = None,
         ping_interval: float = 10.0,
         connect_timeout: float = 15.0,
-        backoff_initial: float = 1.0,
-        backoff_max: float = 60.0,
-        shutdown_grace: float = 5.0,
+        backoff: Backoff | None = None,
+        stop_grace: float = 5.0,
     ) -> None:
         if settings.mode == "socket" and not secrets.app_token:
             raise ValueError("Slack Socket Mode needs an app-level token (xapp-...)")
         if settings.mode == "http" and not secrets.signing_secret:
             raise ValueError("Slack HTTP mode needs the app's signing secret")
+        super().__init__(clock=clock, backoff=backoff, stop_grace=stop_grace)
         self.settings = settings
         self._handler = handler
         self._secrets = secrets
-        self._clock = clock or SystemClock()
         self._ping_interval = ping_interval
         self._connect_timeout = connect_timeout
-        self._backoff = (backoff_initial, backoff_max)
-        self._grace = shutdown_grace
 
         self.client = AsyncWebClient(
             token=secrets.bot_token,
@@ -162,15 +160,12 @@ class SlackAdapter:
         )
         self.app.command(settings.command)(self._on_command)
         self.app.action(re.compile("^" + re.escape(ACTION_PREFIX)))(self._on_action)
-        self._groups = UsergroupCache(self._usergroup_members, settings.usergroup_cache_ttl, self._clock)
+        self._groups = UsergroupCache(self._usergroup_members, settings.usergroup_cache_ttl, self.clock)
 
-        self._session: aiohttp.ClientSession | None = None
+        self._session_http: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
-        self._connector: asyncio.Task[None] | None = None
-        self._work: set[asyncio.Task[None]] = set()
         self._serving = False
-        self._stopping = False
         #: bound port in HTTP mode (useful when settings.http_port is 0)
         self.http_port: int | None = None
         #: bot identity from auth.test, once connected
@@ -178,17 +173,13 @@ class SlackAdapter:
 
     # ------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
-        """Begin connecting in the background and return at once."""
-        if self._connector is not None:
-            return
-        self._stopping = False
-        self._session = aiohttp.ClientSession()
-        self.client.session = self._session
-        self._connector = asyncio.create_task(self._connect_forever(), name="slack-connect")
+    async def _open(self) -> None:
+        self._session_http = aiohttp.ClientSession()
+        self.client.session = self._session_http
 
     @property
     def connected(self) -> bool:
+        """Polled: slack_sdk has no "connected" callback (it reconnects internally)."""
         if self.settings.mode == "http":
             return self._serving
         client = self._socket.client if self._socket else None
@@ -200,26 +191,19 @@ class SlackAdapter:
             and not client.current_session.closed
         )
 
-    async def wait_connected(self, timeout: float) -> None:
-        """Wait until commands can arrive; raises ``TimeoutError``."""
-        async with asyncio.timeout(timeout):
-            # slack_sdk has no "connected" callback (it reconnects internally), so poll.
-            while not self.connected:  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
+    async def _session(self) -> None:
+        await self._connect_once()
+        self._set_connected(True)
+        await asyncio.Event().wait()  # slack_sdk keeps the socket up from here; stop() cancels this
 
-    async def stop(self) -> None:
-        """Finish or cancel in-flight commands, then close the connection and the HTTP session."""
-        self._stopping = True
-        if self._connector is not None:
-            self._connector.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connector
-            self._connector = None
-        if self._work:
-            _, pending = await asyncio.wait(self._work, timeout=self._grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+    def _session_failed(self, e: Exception) -> None:
+        if isinstance(e, SlackApiError):
+            log.error("slack: connect failed: %s", _api_error(e))
+        else:
+            log.warning("slack: connect failed: %s: %s", type(e).__name__, e)
+
+    async def _close(self) -> None:
+        """Close the socket (waiting for the SDK's loops), the HTTP listener and the HTTP session."""
         if self._socket is not None:
             client = self._socket.client
             try:
@@ -240,22 +224,9 @@ class SlackAdapter:
             await self._runner.cleanup()
             self._runner = None
             self._serving = False
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def _connect_forever(self) -> None:
-        delay, ceiling = self._backoff
-        while True:
-            try:
-                await self._connect_once()
-                return
-            except SlackApiError as e:
-                log.error("slack: connect failed: %s; retrying in %.0fs", _api_error(e), delay)
-            except (aiohttp.ClientError, OSError, TimeoutError) as e:
-                log.warning("slack: connect failed: %s: %s; retrying in %.0fs", type(e).__name__, e, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, ceiling)
+        if self._session_http is not None:
+            await self._session_http.close()
+            self._session_http = None
 
     async def _connect_once(self) -> None:
         auth = await self.client.auth_test()
@@ -295,19 +266,13 @@ class SlackAdapter:
 
     async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        self._spawn(self._run_command(body), f"slack-command-{body.get('trigger_id', '')}")
+        if not self.stopping:  # shutting down: acked, so Slack does not retry, and not started
+            self.run_task(self._run_command(body), f"slack-command-{body.get('trigger_id', '')}")
 
     async def _on_action(self, ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        self._spawn(self._run_action(body), f"slack-action-{body.get('trigger_id', '')}")
-
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        if self._stopping:
-            coro.close()
-            return
-        task = asyncio.create_task(coro, name=name)
-        self._work.add(task)
-        task.add_done_callback(self._work.discard)
+        if not self.stopping:
+            self.run_task(self._run_action(body), f"slack-action-{body.get('trigger_id', '')}")
 
     async def _run_command(self, body: dict[str, Any]) -> None:
         text = str(body.get("text") or "")
@@ -415,7 +380,7 @@ class SlackAdapter:
         if response_url:
             webhook = AsyncWebhookClient(
                 url=response_url,
-                session=self._session,
+                session=self._session_http,
                 retry_handlers=retry_handlers(),
                 logger=logging.getLogger("procbot.slack.sdk"),
             )

@@ -2,7 +2,7 @@
 
 The App is built from a config with a ``[discord]`` section pointing at the
 fake (``api_base``, ``gateway_url``, one guild) and the token in its
-environment, so the adapter under test is the one ``bot.adapters_factory``
+environment, so the adapter under test is the one ``bot.platforms``
 builds: real discord.py, real dispatcher, real processes.
 """
 
@@ -77,7 +77,7 @@ async def discord_procbot(
                              environ=environ, discord=settings, with_adapters=True, **sections)
         adapter = app.messengers["discord"]
         assert isinstance(adapter, DiscordAdapter)
-        assert await adapter.wait_connected(CONNECT_TIMEOUT), "adapter did not connect to the fake Discord"
+        await adapter.wait_connected(CONNECT_TIMEOUT)
         yield DiscordProcbot(
             app, fake, adapter,
             operator=fake.user("olive", roles=[OPS_ROLE]),

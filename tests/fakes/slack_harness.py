@@ -2,7 +2,7 @@
 
 The App is built from a config with a ``[slack]`` section pointing at the
 fake (``api_url``) and tokens in its environment, so the adapter under test
-is the one ``bot.adapters_factory`` builds: real slack-bolt, real
+is the one ``bot.platforms`` builds: real slack-bolt, real
 dispatcher, real processes.
 """
 

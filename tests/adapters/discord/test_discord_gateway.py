@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from adapters.base import Backoff
 from adapters.discord.adapter import DiscordAdapter
 from core.spec import DiscordSettings
 from tests.conftest import sleeper
@@ -16,6 +17,7 @@ from tests.fakes.discord_server import FakeDiscord
 from tests.helpers import alive, reserved_port, wait_for
 
 WEB = {"name": "web", "command": sleeper("web"), "min_uptime": 0.05}
+FAST_RECONNECT = Backoff(initial=0.05)
 
 
 async def test_a_command_sent_while_the_gateway_reconnects_is_answered_after_resume(make_app: Any) -> None:
@@ -45,13 +47,13 @@ async def test_a_malformed_gateway_event_is_logged_and_the_adapter_reconnects(
     make_app: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with discord_procbot(make_app, programs=[WEB]) as h:
-        h.adapter.reconnect_initial = 0.05
+        h.adapter.backoff = FAST_RECONNECT
         broken = await h.fake.command("status", user=h.viewer, send=False)
         del broken.payload["attachment_size_limit"]  # discord.py reads it unconditionally
         await h.fake.dispatch("INTERACTION_CREATE", broken.payload)
         await h.fake.wait_until(lambda: h.fake.identifies >= 2, timeout=10)
         assert "Discord client stopped unexpectedly" in caplog.text
-        assert await h.adapter.wait_connected(5)
+        await h.adapter.wait_connected(5)
         rec = await h.command("status", user=h.viewer)
         assert "Status on testhost" in rec.text()
 
@@ -62,8 +64,7 @@ async def test_a_rejected_token_is_logged_and_retried_without_crashing(
     app = await make_app([WEB])
     async with FakeDiscord() as fake:
         settings = DiscordSettings(api_base=fake.api_base, gateway_url=fake.gateway_url)
-        adapter = DiscordAdapter(settings, app.dispatcher, "not-the-token")
-        adapter.reconnect_initial = 0.05
+        adapter = DiscordAdapter(settings, app.dispatcher, "not-the-token", backoff=FAST_RECONNECT)
         await adapter.start()
         try:
             await wait_for(lambda: fake.requests.count(("GET", "/api/v10/users/@me")) >= 3, timeout=10)
@@ -73,7 +74,7 @@ async def test_a_rejected_token_is_logged_and_retried_without_crashing(
         finally:
             # a hang guard, not a speed check: stop must not wait for a login that will never succeed
             await asyncio.wait_for(adapter.stop(), 10)
-        assert not [t for t in asyncio.all_tasks() if t.get_name() == "discord-adapter"]
+        assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("discord-")]
 
 
 async def test_start_returns_at_once_when_discord_is_down_and_connects_when_it_is_back(make_app: Any) -> None:
@@ -82,16 +83,16 @@ async def test_start_returns_at_once_when_discord_is_down_and_connects_when_it_i
         settings = DiscordSettings(api_base=f"http://127.0.0.1:{port}/api/v10",
                                    gateway_url=f"ws://127.0.0.1:{port}/gateway")
         token = "fake-discord-token"
-        adapter = DiscordAdapter(settings, app.dispatcher, token)
-        adapter.reconnect_initial = 0.05
+        adapter = DiscordAdapter(settings, app.dispatcher, token, backoff=FAST_RECONNECT)
         # while Discord is down start() cannot have connected, so if it waited for that it would never
         # return: the guard turns such a hang into a failure, without timing anything
         await asyncio.wait_for(adapter.start(), 10)
         try:
             assert not adapter.connected
-            assert not await adapter.wait_connected(0.3)
+            with pytest.raises(TimeoutError, match="discord adapter did not connect"):
+                await adapter.wait_connected(0.3)
             async with FakeDiscord(port=port, token=token) as fake:
-                assert await adapter.wait_connected(10)
+                await adapter.wait_connected(10)
                 assert fake.identifies == 1
         finally:
             await adapter.stop()
