@@ -11,7 +11,6 @@ import logging
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from core.errors import ConfigError
 from core.redact import mask_secrets
@@ -92,13 +91,6 @@ def discord_token(settings: DiscordSettings, config: Config, environ: Mapping[st
     return from_file.get("token") or environ.get(settings.token_env) or None
 
 
-def child_environment(base: Mapping[str, str], secret_names: set[str], extra: Mapping[str, str]) -> dict[str, str]:
-    """A program's environment: procbot's own minus every secret variable, plus the program's env."""
-    env = {k: v for k, v in base.items() if k not in secret_names}
-    env.update(extra)
-    return env
-
-
 class SecretRedactor(logging.Filter):
     """Masks known secrets, then every secret-looking value (the one rule set in ``core.redact``), in every record."""
 
@@ -120,7 +112,3 @@ class SecretRedactor(logging.Filter):
         if clean != msg:
             record.msg, record.args = clean, None
         return True
-
-
-def read_secret_file(path: Path) -> str:
-    return path.read_text().strip()
