@@ -195,9 +195,20 @@ class RegistryConnection:
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self._submit([Statement(sql, [tuple(r) for r in rows], many=True)], tx=True)
 
-    async def transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        """Run several statements atomically (for modules that keep their own tables)."""
-        await self._submit([Statement(sql, tuple(params)) for sql, params in statements], tx=True)
+    async def transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> tuple[int, int]:
+        """Run several statements atomically; (rows touched, last row id) of the last statement."""
+        return await self._submit([Statement(sql, tuple(params)) for sql, params in statements], tx=True)
+
+    async def delete_in_chunks(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Repeat a ``DELETE ... LIMIT ?`` (``PRUNE_CHUNK`` is appended to ``params``) until it deletes
+        fewer rows than a chunk; how many were deleted. Other writers wait at most one chunk."""
+        total = 0
+        while True:
+            n = (await self.write(sql, (*params, PRUNE_CHUNK)))[0]
+            total += max(n, 0)
+            if n < PRUNE_CHUNK:
+                return total
+            await asyncio.sleep(0)
 
     async def _submit(self, unit: Unit, tx: bool) -> tuple[int, int]:
         async with self.write_lock:
