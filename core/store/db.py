@@ -195,9 +195,14 @@ class RegistryConnection:
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self._submit([Statement(sql, [tuple(r) for r in rows], many=True)], tx=True)
 
-    async def transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> tuple[int, int]:
-        """Run several statements atomically; (rows touched, last row id) of the last statement."""
-        return await self._submit([Statement(sql, tuple(params)) for sql, params in statements], tx=True)
+    async def transaction(self, statements: Sequence[tuple[str, Sequence[Any]] | Statement]) -> tuple[int, int]:
+        """Run several statements atomically; (rows touched, last row id) of the last statement.
+
+        An item is ``(sql, params)``, or a :class:`~core.store.standin.Statement` with ``many=True``
+        for an executemany inside the transaction.
+        """
+        unit = [s if isinstance(s, Statement) else Statement(s[0], tuple(s[1])) for s in statements]
+        return await self._submit(unit, tx=True)
 
     async def delete_in_chunks(self, sql: str, params: tuple[Any, ...]) -> int:
         """Repeat a ``DELETE ... LIMIT ?`` (``PRUNE_CHUNK`` is appended to ``params``) until it deletes

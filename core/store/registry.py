@@ -19,7 +19,7 @@ from __future__ import annotations
 from core.store.health import RegistryHealth
 from core.store.history import AuditRow, History, RunEnd, RunRow, RunStart
 from core.store.samples import SampleRow, Samples
-from core.store.standin import LiveRun, LiveState
+from core.store.standin import LiveRun, LiveState, Statement
 
 __all__ = ["AuditRow", "LiveRun", "LiveState", "Registry", "RegistryHealth", "RunEnd", "RunRow", "RunStart",
            "SampleRow"]
@@ -29,16 +29,19 @@ class Registry(History, Samples):
     """Every table family's queries over one connection (see the module docstring for where each lives)."""
 
     async def sync_programs(self, specs: list[tuple[str, str, str, str | None]], now: float) -> None:
-        """Mirror config specs: (name, kind, spec_json, group). Names no longer configured are removed."""
+        """Mirror config specs: (name, kind, spec_json, group). Names no longer configured are removed.
+
+        One transaction: a failure halfway would leave removed programs beside changed ones.
+        """
         names = [s[0] for s in specs]
-        await self.execute_many(
-            "INSERT INTO programs(name, kind, spec_json, grp, updated_at) VALUES (?,?,?,?,?) "
-            "ON CONFLICT(name) DO UPDATE SET kind=excluded.kind, spec_json=excluded.spec_json, "
-            "grp=excluded.grp, updated_at=excluded.updated_at",
-            [(n, k, j, g, now) for n, k, j, g in specs],
-        )
         marks = ",".join("?" * len(names)) or "''"
-        await self.execute(f"DELETE FROM programs WHERE name NOT IN ({marks})", names)
+        await self.transaction([
+            Statement("INSERT INTO programs(name, kind, spec_json, grp, updated_at) VALUES (?,?,?,?,?) "
+                      "ON CONFLICT(name) DO UPDATE SET kind=excluded.kind, spec_json=excluded.spec_json, "
+                      "grp=excluded.grp, updated_at=excluded.updated_at",
+                      [(n, k, j, g, now) for n, k, j, g in specs], many=True),
+            (f"DELETE FROM programs WHERE name NOT IN ({marks})", names),
+        ])
 
     async def prune(self, before: float) -> None:
         """Forget samples and events older than ``before`` (runs and audit: :mod:`core.store.retention`)."""

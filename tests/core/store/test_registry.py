@@ -72,3 +72,18 @@ def test_sqlite_file_is_usable_by_other_tools(tmp_path):
     asyncio.run(make())
     with sqlite3.connect(tmp_path / "r.db") as db:
         assert db.execute("SELECT command FROM audit").fetchone()[0] == "status"
+
+
+async def test_a_program_mirror_that_fails_halfway_leaves_the_mirror_as_it_was(tmp_path):
+    reg = Registry(tmp_path / "r.db")
+    await reg.open()
+    await reg.sync_programs([("web", "managed", "{}", None), ("old", "managed", "{}", None)], 1.0)
+    await reg.execute("CREATE TRIGGER keep_programs BEFORE DELETE ON programs "
+                      "BEGIN SELECT RAISE(ABORT, 'injected: removing a program fails'); END")
+
+    with pytest.raises(RegistryError, match="injected"):
+        await reg.sync_programs([("web", "managed", '{"changed": 1}', "front"), ("new", "managed", "{}", None)], 2.0)
+
+    rows = await reg.fetch_all("SELECT name, spec_json, grp FROM programs ORDER BY name")
+    assert rows == [("old", "{}", None), ("web", "{}", None)]
+    await reg.close()
