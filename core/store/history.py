@@ -8,10 +8,13 @@ runs and events live here too, so the digest builder holds no SQL.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from core.store.db import RegistryConnection
@@ -81,6 +84,19 @@ def _run_insert_params(c: RunStart) -> tuple[Any, ...]:
 
 def _run_row(r: Sequence[Any]) -> RunRow:
     return RunRow(*r[:10], adopted=bool(r[10]), nonce=r[11] or "")
+
+
+def open_runs_in(path: Path) -> list[tuple[int, int]]:
+    """(pid, start ticks) of the runs still open in the registry file at ``path``, read without a Registry.
+
+    For tools outside the daemon (the fleet demo) that tidy up the programs of a procbot killed
+    with -9; a missing file has no runs.
+    """
+    if not path.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(path, timeout=2)) as conn:
+        rows = conn.execute("SELECT pid, start_ticks FROM runs WHERE ended_at IS NULL ORDER BY id").fetchall()
+    return [(int(pid), int(ticks)) for pid, ticks in rows]
 
 
 def _marks(values: Sequence[Any]) -> str:

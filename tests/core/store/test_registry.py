@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 
 from core.errors import RegistryError
+from core.store.history import open_runs_in
 from core.store.registry import Registry, SampleRow
 from core.store.schema import MIGRATIONS
 
@@ -87,3 +88,16 @@ async def test_a_program_mirror_that_fails_halfway_leaves_the_mirror_as_it_was(t
     rows = await reg.fetch_all("SELECT name, spec_json, grp FROM programs ORDER BY name")
     assert rows == [("old", "{}", None), ("web", "{}", None)]
     await reg.close()
+
+
+async def test_a_tool_outside_the_daemon_reads_the_open_runs_from_the_file(tmp_path):
+    path = tmp_path / "r.db"
+    reg = Registry(path)
+    await reg.open()
+    ended = await reg.run_started("web", 4241, 776, 1000.0, "tester")
+    await reg.run_ended(ended, 1005.0, 0, None, "exited")
+    await reg.run_started("web", 4242, 777, 1010.0, "tester")
+    await reg.close()
+
+    assert open_runs_in(path) == [(4242, 777)]
+    assert open_runs_in(tmp_path / "missing.db") == []
