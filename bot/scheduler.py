@@ -38,6 +38,7 @@ from core.digest.builder import DigestBuilder
 from core.errors import ProcbotError
 from core.reply import Reply, Tone
 from core.spec import DigestSpec
+from core.store.digest_runs import DigestRuns
 from core.store.registry import Registry
 from core.store.rollup import SampleRollup
 
@@ -68,7 +69,7 @@ class DigestScheduler:
         self.builder = builder
         self.rollup = rollup
         self.outbox = outbox
-        self.registry = registry
+        self.runs = DigestRuns(registry)
         self.clock = clock
         self.scheduler: AsyncIOScheduler | None = None
         self._fires: asyncio.Queue[str] = asyncio.Queue()
@@ -138,34 +139,27 @@ class DigestScheduler:
         posted = []
         for name, spec in self.specs.items():
             due = last_fire(self.triggers[name], now)
-            if due is None or now - due > spec.grace or not await self._was_running_before(due):
+            if due is None or now - due > spec.grace or not await self.runs.history_before(due):
                 continue
             if await self._post_due(spec, due):
                 log.info("digest %s due at %.0f was missed while procbot was down: posted now", name, due)
                 posted.append(name)
         return posted
 
-    async def _was_running_before(self, due: float) -> bool:
-        rows = await self.registry.fetch_all(
-            "SELECT EXISTS(SELECT 1 FROM events WHERE at < ?) OR EXISTS(SELECT 1 FROM digest_runs WHERE due_at < ?)",
-            (due, due))
-        return bool(rows and rows[0][0])
-
     async def _post_due(self, spec: DigestSpec, due: float) -> bool:
-        if await self.registry.fetch_all("SELECT 1 FROM digest_runs WHERE name=? AND due_at=?", (spec.name, due)):
+        if await self.runs.posted(spec.name, due):
             return False
         since = await self._period_start(spec, due)
         reply = digest_reply(await self.builder.build(spec.name, since, due, spec.programs, spec.timezone))
         for dest in spec.to:
             await self.outbox.post(dest, reply, dedup_key=f"digest:{spec.name}:{due:.0f}:{dest}")
-        await self.registry.execute("INSERT OR IGNORE INTO digest_runs(name, due_at, ran_at) VALUES (?,?,?)",
-                                  (spec.name, due, self.clock.time()))
+        await self.runs.record(spec.name, due, self.clock.time())
         return True
 
     async def _period_start(self, spec: DigestSpec, until: float) -> float:
-        rows = await self.registry.fetch_all("SELECT MAX(due_at) FROM digest_runs WHERE name=? AND due_at < ?",
-                                        (spec.name, until))
-        since = rows[0][0] if rows and rows[0][0] is not None else last_fire(self.triggers[spec.name], until - 1)
+        since = await self.runs.previous_due(spec.name, until)
+        if since is None:
+            since = last_fire(self.triggers[spec.name], until - 1)
         if since is None:
             since = until - 86400.0
         return max(float(since), until - MAX_PERIOD)

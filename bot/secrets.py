@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import tomllib
 from collections.abc import Mapping
-from pathlib import Path
 
 from adapters.slack.secrets import SlackSecrets
 from core.errors import ConfigError
@@ -70,13 +69,6 @@ def discord_token(settings: DiscordSettings, config: Config, environ: Mapping[st
     return from_file.get("token") or environ.get(settings.token_env) or None
 
 
-def child_environment(base: Mapping[str, str], secret_names: set[str], extra: Mapping[str, str]) -> dict[str, str]:
-    """A program's environment: procbot's own minus every secret variable, plus the program's env."""
-    env = {k: v for k, v in base.items() if k not in secret_names}
-    env.update(extra)
-    return env
-
-
 class SecretRedactor(logging.Filter):
     """Masks known secrets, then every secret-looking value (the one rule set in ``core.redact``), in every record."""
 
@@ -98,7 +90,3 @@ class SecretRedactor(logging.Filter):
         if clean != msg:
             record.msg, record.args = clean, None
         return True
-
-
-def read_secret_file(path: Path) -> str:
-    return path.read_text().strip()

@@ -94,12 +94,6 @@ class DeliveryError(ProcbotError):
         self.retry_after = retry_after
 
 
-class DaemonUnavailable(ProcbotError):
-    """The CLI could not reach a running daemon."""
-
-    code = "daemon_unavailable"
-
-
 class Busy(ProcbotError):
     """procbot is serving as many control clients as it allows; the caller may retry shortly."""
 

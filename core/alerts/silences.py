@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from core.clock import Clock
 from core.store.registry import Registry
+from core.store.silences import SilenceStore
 
 
 @dataclass(frozen=True)
@@ -29,17 +30,12 @@ class Silence:
 
 class Silences:
     def __init__(self, registry: Registry, clock: Clock) -> None:
-        self.registry = registry
+        self.store = SilenceStore(registry)
         self.clock = clock
         self._items: list[Silence] = []
 
     async def load(self) -> None:
-        rows = await self.registry.fetch_all(
-            "SELECT id, target, created_at, until, created_by, reason FROM silences "
-            "WHERE ended_at IS NULL AND until > ?",
-            (self.clock.time(),),
-        )
-        self._items = [Silence(*r) for r in rows]
+        self._items = [Silence(*r) for r in await self.store.in_force(self.clock.time())]
 
     def active(self) -> list[Silence]:
         now = self.clock.time()
@@ -54,22 +50,14 @@ class Silences:
 
     async def add(self, target: str, seconds: float, by: str, reason: str) -> Silence:
         now = self.clock.time()
-        sid = await self.registry.execute(
-            "INSERT INTO silences(target, created_at, until, created_by, reason) VALUES (?,?,?,?,?)",
-            (target, now, now + seconds, by, reason),
-        )
+        sid = await self.store.replace(target, now, now + seconds, by, reason)
         s = Silence(sid, target, now, now + seconds, by, reason)
         self._items = [x for x in self._items if x.target != target] + [s]
-        await self.registry.execute(
-            "UPDATE silences SET ended_at=? WHERE target=? AND id<>? AND ended_at IS NULL", (now, target, sid)
-        )
         return s
 
     async def remove(self, target: str) -> int:
         now = self.clock.time()
         before = len(self._items)
         self._items = [s for s in self._items if s.target != target]
-        await self.registry.execute(
-            "UPDATE silences SET ended_at=? WHERE target=? AND ended_at IS NULL", (now, target)
-        )
+        await self.store.end(target, now)
         return before - len(self._items)

@@ -1,9 +1,9 @@
 """Builds a digest: how every program did over a period, from the registry.
 
-Everything is aggregate SQL (the hourly rollup for samples, GROUP BY for
-events and runs), so the cost grows with the number of programs, not with
-the number of samples: 1000 programs over 30 days build in well under a
-second. Formatting is :func:`core.alerts.messages.digest_reply`'s job.
+Everything is an aggregate query in the store (the hourly rollup for
+samples, GROUP BY for events and runs), so the cost grows with the number of
+programs, not with the number of samples: 1000 programs over 30 days build
+in well under a second. Formatting is :func:`core.alerts.messages.digest_reply`'s job.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from core.process.supervisor import Supervisor
 from core.store.registry import Registry
 from core.store.rollup import SampleRollup
 
-FAILURE_SQL = "('crashed', 'gave_up', 'spawn_failed', 'watch_lost')"
+#: event kinds a digest counts as failures
+FAILURE_KINDS = ("crashed", "gave_up", "spawn_failed", "watch_lost")
+#: who a start is "by" when the restart policy made it (the digest's "restarts")
 AUTO_RESTART_BY = "procbot (restart policy)"
 TOP_CRASHERS = 5
 
@@ -103,13 +105,13 @@ class DigestBuilder:
             # digest built just after a crash said "0 failures" beside its own open incident
             await self.flush_events()
         covered = self.programs(patterns)
-        first = await self.registry.fetch_all("SELECT MIN(at) FROM events")
-        if first and first[0][0] is not None and since < first[0][0] < until:
-            since = float(first[0][0])  # nothing was watched before procbot first ran: not downtime
+        first = await self.registry.first_event_at()
+        if first is not None and since < first < until:
+            since = first  # nothing was watched before procbot first ran: not downtime
         usage = await self.rollup.usage(since, until, self.clock.time())
-        counts = await self._counts(since, until)
+        counts = await self.registry.failures_and_restarts(since, until, FAILURE_KINDS, AUTO_RESTART_BY)
         missing = [p for p in covered if p not in usage]
-        run_up = await self._run_uptime(since, until) if missing else {}
+        run_up = await self.registry.run_seconds(since, until) if missing else {}
         period = max(until - since, 1e-9)
         lines = []
         for prog, group in covered.items():
@@ -124,22 +126,3 @@ class DigestBuilder:
             lines.append(line)
         open_incidents = [i for i in await self.incidents.open_incidents() if i.program in covered]
         return Digest(name, self.host, since, until, lines, open_incidents, self.silences.active(), timezone)
-
-    async def _counts(self, since: float, until: float) -> dict[str, tuple[int, int]]:
-        """(failures, automatic restarts) per program from the event log."""
-        rows = await self.registry.fetch_all(
-            f"SELECT program, SUM(kind IN {FAILURE_SQL}), "
-            "SUM(kind = 'started' AND json_extract(detail_json, '$.by') = ?) "
-            f"FROM events WHERE at >= ? AND at < ? AND kind IN {FAILURE_SQL[:-1]}, 'started') GROUP BY program",
-            (AUTO_RESTART_BY, since, until),
-        )
-        return {str(p): (int(c or 0), int(r or 0)) for p, c, r in rows}
-
-    async def _run_uptime(self, since: float, until: float) -> dict[str, float]:
-        """Seconds each program's runs overlap the period (for programs with no samples in it)."""
-        rows = await self.registry.fetch_all(
-            "SELECT program, SUM(MIN(COALESCE(ended_at, ?), ?) - MAX(started_at, ?)) FROM runs "
-            "WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?) GROUP BY program",
-            (until, until, since, until, since),
-        )
-        return {str(p): max(0.0, float(s or 0.0)) for p, s in rows}

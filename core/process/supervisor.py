@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -231,8 +230,3 @@ class Supervisor:
         parts = [f"{label}: {', '.join(names)}" for label, names in
                  (("added", added), ("removed", removed), ("changed", changed)) if names]
         return "; ".join(parts) or "no program changes"
-
-    def spec_json(self, name: str) -> dict[str, object]:
-        if name in self.runners:
-            return json.loads(self.runners[name].spec.model_dump_json())
-        return json.loads(self.watched[name].spec.model_dump_json())

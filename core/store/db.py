@@ -1,8 +1,9 @@
 """The registry's connection: the write path that degrades instead of failing, and file repair.
 
-Split from :mod:`core.store.registry` (which holds the queries) so each reads on
-its own. See :class:`RegistryConnection` for the fault design and
-:mod:`core.store.standin` for the in-memory stand-in.
+The queries are elsewhere, one module per table family (:mod:`core.store.registry`
+lists them); migrations are in :mod:`core.store.schema`. See
+:class:`RegistryConnection` for the fault design and :mod:`core.store.standin`
+for the in-memory stand-in.
 
 Durability (decided per table; one ``synchronous`` setting per connection,
 so the strictest need decides): ``synchronous=NORMAL`` in WAL mode. A
@@ -37,7 +38,7 @@ import aiosqlite
 
 from core.errors import RegistryError, RegistryUnavailable
 from core.store.health import SQLITE_HEADER, RegistryHealth, describe, hhmm, is_damage, is_fault
-from core.store.schema import MIGRATIONS
+from core.store.schema import migrate
 from core.store.standin import LiveState, StandIn, Statement, Unit, run_unit
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,7 @@ class RegistryConnection:
             await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             await db.execute("PRAGMA foreign_keys=ON")
-            await _migrate(db, self.path)
+            await migrate(db, self.path)
             st = self.path.stat()
             self._identity = (st.st_dev, st.st_ino)
             self._size_seen = st.st_size
@@ -195,9 +196,25 @@ class RegistryConnection:
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self._submit([Statement(sql, [tuple(r) for r in rows], many=True)], tx=True)
 
-    async def transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        """Run several statements atomically (for modules that keep their own tables)."""
-        await self._submit([Statement(sql, tuple(params)) for sql, params in statements], tx=True)
+    async def transaction(self, statements: Sequence[tuple[str, Sequence[Any]] | Statement]) -> tuple[int, int]:
+        """Run several statements atomically; (rows touched, last row id) of the last statement.
+
+        An item is ``(sql, params)``, or a :class:`~core.store.standin.Statement` with ``many=True``
+        for an executemany inside the transaction.
+        """
+        unit = [s if isinstance(s, Statement) else Statement(s[0], tuple(s[1])) for s in statements]
+        return await self._submit(unit, tx=True)
+
+    async def delete_in_chunks(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Repeat a ``DELETE ... LIMIT ?`` (``PRUNE_CHUNK`` is appended to ``params``) until it deletes
+        fewer rows than a chunk; how many were deleted. Other writers wait at most one chunk."""
+        total = 0
+        while True:
+            n = (await self.write(sql, (*params, PRUNE_CHUNK)))[0]
+            total += max(n, 0)
+            if n < PRUNE_CHUNK:
+                return total
+            await asyncio.sleep(0)
 
     async def _submit(self, unit: Unit, tx: bool) -> tuple[int, int]:
         async with self.write_lock:
@@ -238,7 +255,7 @@ class RegistryConnection:
     async def _degrade(self, reason: str, *, damaged: bool) -> None:
         """Switch to the in-memory stand-in; the caller holds write_lock."""
         conn = await aiosqlite.connect(":memory:", isolation_level=None)
-        await _migrate(conn, Path(":memory:"))
+        await migrate(conn, Path(":memory:"))
         standin = StandIn(conn, self.journal_limit)
         copied = False
         if self._db is not None:
@@ -406,30 +423,3 @@ def _reason(e: BaseException, previous: str) -> str:
 async def _fetch(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     async with db.execute(sql, params) as cur:
         return list(await cur.fetchall())
-
-
-async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
-    await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    async with db.execute("SELECT version FROM schema_version") as cur:
-        row = await cur.fetchone()
-    version = row[0] if row else 0
-    if version > len(MIGRATIONS):
-        raise RegistryError(f"The registry {path} is from a newer procbot (schema {version}); upgrade procbot.")
-    for i in range(version, len(MIGRATIONS)):
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            for stmt in _split_sql(MIGRATIONS[i]):
-                await db.execute(stmt)
-            if i == 0 and not row:
-                await db.execute("INSERT INTO schema_version(version) VALUES (1)")
-            else:
-                await db.execute("UPDATE schema_version SET version = ?", (i + 1,))
-            await db.execute("COMMIT")
-        except sqlite3.Error:
-            await db.execute("ROLLBACK")
-            raise
-        row = (i + 1,)
-
-
-def _split_sql(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]

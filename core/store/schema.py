@@ -1,10 +1,17 @@
 """SQLite schema as forward-only migrations.
 
 Each entry upgrades the file from version i to i+1; a new release appends,
-never edits, so any older file can be brought forward.
+never edits, so any older file can be brought forward by :func:`migrate`.
 """
 
 from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+
+from core.errors import RegistryError
 
 MIGRATIONS: list[str] = [
     # 1: the base schema
@@ -152,3 +159,31 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX runs_nonce ON runs(nonce);
     """,
 ]
+
+
+async def migrate(db: aiosqlite.Connection, path: Path) -> None:
+    """Bring ``db`` forward to the newest schema, one transaction per migration; refuse a newer file."""
+    await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    async with db.execute("SELECT version FROM schema_version") as cur:
+        row = await cur.fetchone()
+    version = row[0] if row else 0
+    if version > len(MIGRATIONS):
+        raise RegistryError(f"The registry {path} is from a newer procbot (schema {version}); upgrade procbot.")
+    for i in range(version, len(MIGRATIONS)):
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            for stmt in _split_sql(MIGRATIONS[i]):
+                await db.execute(stmt)
+            if i == 0 and not row:
+                await db.execute("INSERT INTO schema_version(version) VALUES (1)")
+            else:
+                await db.execute("UPDATE schema_version SET version = ?", (i + 1,))
+            await db.execute("COMMIT")
+        except sqlite3.Error:
+            await db.execute("ROLLBACK")
+            raise
+        row = (i + 1,)
+
+
+def _split_sql(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]

@@ -86,8 +86,9 @@ async def test_a_lock_held_past_the_busy_timeout_does_not_block_a_restart(make_a
         blocker.execute("ROLLBACK")
         blocker.close()
     await wait_for(lambda: app.registry.health.ok, timeout=10)
-    assert query(app.registry.path, "SELECT COUNT(*) FROM runs WHERE program='a' AND pid=? AND ended_at IS NULL",
-                 (new_pid,)) == [(1,)]
+    # the run row is written behind the program's back (core/store/run_log.py): it may land just after
+    await wait_for(lambda: query(app.registry.path, "SELECT COUNT(*) FROM runs WHERE program='a' AND pid=? "
+                                 "AND ended_at IS NULL", (new_pid,)) == [(1,)], timeout=10)
 
 
 async def test_a_full_disk_posts_one_alert_that_history_is_not_recorded_and_a_recovery_in_its_thread(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 
 import pytest
 
-from bot.secrets import SecretRedactor
 from core.errors import RegistryError
+from core.store.history import open_runs_in
 from core.store.registry import Registry, SampleRow
 from core.store.schema import MIGRATIONS
 
@@ -62,17 +61,6 @@ async def test_thinning_folds_old_samples_and_keeps_the_averages(tmp_path):
     await reg.close()
 
 
-def test_the_log_redactor_masks_loaded_secrets_and_token_shapes(caplog):
-    red = SecretRedactor(["my-signing-secret-123"])
-    logger = logging.getLogger("redaction-test")
-    logger.addFilter(red)
-    with caplog.at_level(logging.INFO, logger="redaction-test"):
-        logger.info("connecting with %s and xoxb-1111-2222-abcdefgh", "my-signing-secret-123")
-    assert "my-signing-secret-123" not in caplog.text
-    assert "xoxb-1111" not in caplog.text
-    assert "[redacted]" in caplog.text
-
-
 def test_sqlite_file_is_usable_by_other_tools(tmp_path):
     import asyncio
 
@@ -85,3 +73,31 @@ def test_sqlite_file_is_usable_by_other_tools(tmp_path):
     asyncio.run(make())
     with sqlite3.connect(tmp_path / "r.db") as db:
         assert db.execute("SELECT command FROM audit").fetchone()[0] == "status"
+
+
+async def test_a_program_mirror_that_fails_halfway_leaves_the_mirror_as_it_was(tmp_path):
+    reg = Registry(tmp_path / "r.db")
+    await reg.open()
+    await reg.sync_programs([("web", "managed", "{}", None), ("old", "managed", "{}", None)], 1.0)
+    await reg.execute("CREATE TRIGGER keep_programs BEFORE DELETE ON programs "
+                      "BEGIN SELECT RAISE(ABORT, 'injected: removing a program fails'); END")
+
+    with pytest.raises(RegistryError, match="injected"):
+        await reg.sync_programs([("web", "managed", '{"changed": 1}', "front"), ("new", "managed", "{}", None)], 2.0)
+
+    rows = await reg.fetch_all("SELECT name, spec_json, grp FROM programs ORDER BY name")
+    assert rows == [("old", "{}", None), ("web", "{}", None)]
+    await reg.close()
+
+
+async def test_a_tool_outside_the_daemon_reads_the_open_runs_from_the_file(tmp_path):
+    path = tmp_path / "r.db"
+    reg = Registry(path)
+    await reg.open()
+    ended = await reg.run_started("web", 4241, 776, 1000.0, "tester")
+    await reg.run_ended(ended, 1005.0, 0, None, "exited")
+    await reg.run_started("web", 4242, 777, 1010.0, "tester")
+    await reg.close()
+
+    assert open_runs_in(path) == [(4242, 777)]
+    assert open_runs_in(tmp_path / "missing.db") == []
