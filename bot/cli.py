@@ -198,7 +198,7 @@ def _help(words: list[str]) -> int:
 
 
 def _client(args: dict[str, Any]) -> int:
-    from adapters.text_render import render_dict
+    from adapters.plain_text import render_dict
     from bot.control_client import DaemonBusy, DaemonUnreachable, send
 
     for stream in (sys.stdout, sys.stderr):  # a reply is never worth a UnicodeEncodeError traceback

@@ -117,6 +117,25 @@ def test_cli_state_changes_are_audited_as_the_local_user(daemon):
     assert rows[-1]["user_name"] == pwd.getpwuid(os.getuid()).pw_name
 
 
+#: what a client call must not pay for at start-up (each is milliseconds; supervisorctl is the yardstick)
+CLIENT_NEVER_IMPORTS = {"typing", "dataclasses", "inspect", "datetime", "zoneinfo", "argparse", "pydantic",
+                        "core.commands.grammar", "core.errors", "core.reply", "adapters.text_render"}
+
+
+def test_a_client_call_imports_only_the_socket_json_and_the_catalog(shared):
+    code = ("import sys; from bot.cli import main; rc = main(['-c', sys.argv[1], 'status']); "
+            "print('MODULES', ' '.join(sys.modules)); sys.exit(rc)")
+    import subprocess
+
+    from tests.daemon_harness import ROOT
+
+    out = subprocess.run([PY, "-c", code, str(shared.cfg)], capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert out.returncode == 0, out.stderr
+    loaded = set(out.stdout.rsplit("MODULES ", 1)[1].split())
+    assert "core.commands.catalog" in loaded and "socket" in loaded
+    assert loaded & CLIENT_NEVER_IMPORTS == set()
+
+
 def test_successful_local_read_only_calls_leave_no_audit_row(shared):
     before = audit_rows(shared.cfg)
     for verb in sorted(v.name for v in VERBS if v.read_only and v.min_words == 0):
