@@ -10,9 +10,10 @@ README table and the Slack manifest hint against it, so adding a verb is one
 entry here plus one handler in ``core.commands.verbs``.
 
 This module is imported by ``procbot status`` before anything else, so it
-stays plain: no dataclasses, typing or other imports (each costs the CLI
-start-up milliseconds that supervisorctl does not pay). The classes are
-frozen by ``__slots__`` and by convention; nothing mutates them.
+stays plain: no dataclasses, typing or other imports (dataclasses alone
+pulls in inspect, ast and dis: milliseconds at every CLI call that
+supervisorctl does not pay). The entries are built once, here, and read
+only; ``__slots__`` keeps them from growing attributes by accident.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ MAX_AUDIT_ROWS = 200
 #: `audit` filters, key=value words; `since` is a duration, `page` a page number
 AUDIT_FILTERS = ("platform", "user", "program", "outcome", "since", "page")
 AUDIT_OUTCOMES = ("ok", "refused", "error", "invalid", "confirm")
+#: free text (a silence reason) takes at most this many words; its ``limit`` bounds the characters
+MAX_TEXT_WORDS = 62
 #: the role ladder, lowest first
 ROLES = ("none", "viewer", "operator", "admin")
 
@@ -60,7 +63,7 @@ class Arg:
     @property
     def max_words(self) -> int:
         if self.kind == TEXT:
-            return 62  # a silence reason: bounded again by its 200 characters
+            return MAX_TEXT_WORDS
         if self.kind == FILTERS:
             return len(AUDIT_FILTERS)
         return 1
