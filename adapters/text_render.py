@@ -1,7 +1,7 @@
-"""Renders a reply as plain text for the terminal (console adapter and CLI).
+"""Renders a reply as plain text: for the terminal (console adapter), and as a file when a chat cuts it.
 
-It works on the reply's plain-dict form and imports nothing but the
-standard library's basics, so the CLI client starts fast.
+The text itself comes from the reply's plain-dict form (:mod:`adapters.plain_text`,
+which the CLI imports alone so that it starts fast).
 """
 
 from __future__ import annotations
@@ -10,15 +10,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from core.formatting import plain_stamps
+from adapters.plain_text import render_dict, table_text
 from core.process.states import State
 
 if TYPE_CHECKING:
     from core.reply import Reply
 
-_MARK = {"ok": "", "info": "", "warn": "! ", "error": "error: "}
 
 #: the emoji that leads a table row, per program state, on every chat platform (Unicode, not Slack
 #: :shortcodes:, because shortcodes are not rendered inside code blocks). The colour follows the
@@ -56,42 +55,8 @@ def state_emoji(state: str) -> str:
     return UNKNOWN_STATE_EMOJI if st is None else STATE_EMOJI[st]
 
 
-def table_text(columns: list[str], rows: list[list[str]]) -> str:
-    widths = [len(c) for c in columns]
-    for row in rows:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-    lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(columns)).rstrip()]
-    for row in rows:
-        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
-    return "\n".join(lines)
-
-
 def render(reply: Reply) -> str:
     return render_dict(reply.to_dict())
-
-
-def render_dict(reply: dict[str, Any]) -> str:
-    tone = reply.get("tone", "info")
-    title, text = plain_stamps(reply.get("title", "")), plain_stamps(reply.get("text", ""))
-    if tone == "error" and title == "Error":
-        return f"error: {text}"
-    out: list[str] = [_MARK.get(tone, "") + title]
-    if text:
-        out.append(text)
-    fields = reply.get("fields") or []
-    if fields:
-        width = max(len(f["name"]) for f in fields)
-        out.extend(f"  {f['name'].ljust(width)}  {plain_stamps(f['value'])}" for f in fields)
-    table = reply.get("table")
-    if table is not None:
-        out.append(table_text(table["columns"], table["rows"]) if table["rows"] else "  (none)")
-    if reply.get("code"):
-        out.append(reply["code"])
-    buttons = reply.get("buttons") or []
-    if buttons:
-        out.append("  [" + "] [".join(b["label"] for b in buttons) + "]")
-    return "\n".join(out)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
 """The ``procbot`` command line.
 
-Client commands (status, start, ...) only import the standard library, the
-grammar and the plain-text renderer, so ``procbot status`` starts in a few
-tens of milliseconds; ``run`` and ``check-config`` import the engine lazily.
-The commands are the grammar's (``core.commands.grammar.VERBS``), so ``procbot help``
-and ``/proc help`` show the same text.
+Client commands (status, start, ...) import only what a client call needs:
+the command catalog (plain classes, no imports), ``json``, ``socket`` and
+the plain-text renderer, so ``procbot status`` starts in a few tens of
+milliseconds; ``run`` and ``check-config`` import the engine lazily, and
+``argparse`` is imported only when a call is not a plain client call. The
+commands are the catalog's (``core.commands.catalog.VERBS``), so
+``procbot help`` and ``/proc help`` show the same text.
 
 Exit status (``EXIT_*`` below): 0 ok; 1 the command failed; 2 usage or config
 error; for ``status <target>`` supervisorctl's convention, 3 when a program
@@ -20,18 +22,18 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # argparse is imported only when needed: plain client calls skip it
+from core.commands.catalog import HELP_NOTE, VERBS, help_lines, lookup
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (milliseconds at every client call)
+if TYPE_CHECKING:
     import argparse
-
-from core.commands.grammar import ALIASES, SUMMARIES, VERBS
+    from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_NOT_RUNNING, EXIT_NO_SUCH_PROGRAM = 3, 4  # `status <target>`, as supervisorctl (LSB status codes)
 EXIT_NO_DAEMON = 7  # as supervisorctl when supervisord is not running (LSB "program is not running")
 EXIT_BUSY = 75  # sysexits.h EX_TEMPFAIL: the daemon is there but stayed busy; try again
-CLIENT_VERBS = {verb: SUMMARIES[verb] for verb in VERBS}
 CLI_EXTRAS = ("On the host also: procbot run | check-config | discord-invite; --json on every command, "
               "procbot logs PROGRAM -f, procbot --version.")
 
@@ -103,11 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="validate the config file and exit", parents=[common])
     inv = sub.add_parser("discord-invite", help="print the Discord OAuth2 invite URL", parents=[common])
     inv.add_argument("--application-id", help="Discord application ID (default: [discord].application_id)")
-    for verb, text in CLIENT_VERBS.items():
-        sp = sub.add_parser(verb, help=text, parents=[common])
+    for verb in VERBS:
+        sp = sub.add_parser(verb.name, help=verb.summary, parents=[common])
         sp.add_argument("args", nargs="*")
         sp.add_argument("--json", action="store_true", help="print the raw reply as JSON")
-        if verb == "logs":
+        if verb.name == "logs":
             sp.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
             sp.add_argument("--raw", action="store_true", help="do not mask secret-looking values (local admin only)")
     return p
@@ -129,14 +131,15 @@ def _fast_client_args(argv: list[str]) -> dict[str, Any] | None:
         else:
             rest.append(a)
         i += 1
-    if not rest or ALIASES.get(rest[0], rest[0]) not in CLIENT_VERBS:
+    verb = lookup(rest[0]) if rest and rest[0] == rest[0].lower() else None
+    if verb is None:
         return None
     words = rest[1:]
     flags = {w for w in words if w.startswith("-")}
     if flags - {"--json", "-f", "--follow"} - ({"--raw"} if rest[0] == "logs" else set()):
         return None  # let argparse explain
     return {
-        "cmd": ALIASES.get(rest[0], rest[0]),
+        "cmd": verb.name,
         "args": [w for w in words if not w.startswith("-")],
         "json": "--json" in flags,
         "follow": bool(flags & {"-f", "--follow"}),
@@ -179,15 +182,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _help(words: list[str]) -> int:
-    """`procbot help [command]`, answered from the grammar itself: no daemon needed, same text as `/proc help`."""
-    from core.commands.grammar import HELP_NOTE, help_lines, parse
+    """`procbot help [command]`, answered from the catalog itself: no daemon needed, same text as `/proc help`."""
+    from core.commands.grammar import parse
     from core.errors import InvalidInput
 
     try:
         cmd = parse(" ".join(["help", *words]))
     except InvalidInput as e:
         return _fail(str(e), EXIT_USAGE)
-    topic = cmd.extra.get("topic")
+    topic = cmd.extra.get("command")
     print("\n".join(help_lines(str(topic) if topic else None)))
     if not topic:
         print(f"\n{HELP_NOTE.replace('`', '')}\n{CLI_EXTRAS}")
@@ -195,7 +198,7 @@ def _help(words: list[str]) -> int:
 
 
 def _client(args: dict[str, Any]) -> int:
-    from adapters.text_render import render_dict
+    from adapters.plain_text import render_dict
     from bot.control_client import DaemonBusy, DaemonUnreachable, send
 
     for stream in (sys.stdout, sys.stderr):  # a reply is never worth a UnicodeEncodeError traceback

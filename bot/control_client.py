@@ -12,7 +12,10 @@ import json
 import socket
 import time
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (milliseconds at every CLI call)
+if TYPE_CHECKING:
+    from typing import Any
 
 TIMEOUT = 60.0
 #: how long a busy daemon (full listen queue, or at its client cap) is retried

@@ -10,9 +10,11 @@ the given zone. Sizes are binary (KiB, MiB, GiB), which is what they are.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from zoneinfo import ZoneInfo
 
 #: a time in reply text: ``STAMP_OPEN epoch | fallback STAMP_CLOSE`` (private-use characters no one types)
 STAMP_OPEN, STAMP_CLOSE = "\ue000", "\ue001"
@@ -45,6 +47,9 @@ def size(n: float | None) -> str:
 def _zone(tz: str | None) -> ZoneInfo | None:
     if not tz:
         return None
+    # imported here, not at the top: `procbot status` needs only plain_stamps (zoneinfo and datetime cost ms)
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
@@ -55,6 +60,8 @@ def when(ts: float | None, tz: str | None = None) -> str:
     """``2024-01-15 09:00:00 CET``: in zone ``tz`` (IANA name) or the host's, always naming the zone."""
     if ts is None:
         return "-"
+    from datetime import datetime
+
     zone = _zone(tz)
     moment = datetime.fromtimestamp(ts, zone) if zone is not None else datetime.fromtimestamp(ts).astimezone()
     return moment.strftime("%Y-%m-%d %H:%M:%S %Z").rstrip()

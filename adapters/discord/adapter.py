@@ -35,10 +35,11 @@ import yarl
 from discord import app_commands
 
 from adapters.base import Adapter, Backoff
-from adapters.discord.commands import build_group
+from adapters.discord.commands import build_group, options
 from adapters.discord.render import NO_MENTIONS, CustomIds, Rendered, render
 from core.actor import Actor, CommandContext
 from core.clock import Clock
+from core.commands.catalog import BY_NAME, TEXT, VERBS
 from core.errors import DeliveryError, ProcbotError
 from core.ports import CommandHandler
 from core.reply import Reply
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 #: answer directly if the handler finishes within this many seconds, else defer (Discord allows 3)
 RESPOND_WITHIN = 2.0
 #: verbs that change state or may take long: always deferred
-SLOW_VERBS = frozenset({"start", "stop", "restart", "reload", "digest"})
+SLOW_VERBS = frozenset(v.name for v in VERBS if v.slow)
 #: button values whose result replaces the message that carried the button
 EDITING_PRESSES = ("confirm:", "cancel:")
 #: rate limits longer than this are not slept through inside discord.py but
@@ -118,7 +119,7 @@ def command_text(verb: str, args: list[str | int | None], *, public: bool = Fals
             continue
         if isinstance(arg, int):
             words.append(str(arg))
-        elif verb == "silence" and i == 2:
+        elif options(BY_NAME[verb])[i].kind == TEXT:
             words.append(_free_text(arg))
         else:
             words.append(_one_word(arg))

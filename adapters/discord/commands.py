@@ -1,27 +1,30 @@
-"""The ``/proc`` app-command group: one subcommand per grammar verb, typed options.
+"""The ``/proc`` app-command group: one subcommand per catalog verb, typed options.
 
 Discord validates option types and ranges before the bot sees them, and
-users get a form instead of free text. Each subcommand only turns its
-options back into grammar text (``/proc logs program:web lines:50`` ->
-``logs web 50``); parsing, permissions and auditing stay in core. The
-callbacks never decide anything themselves: they hand over to a
-:class:`CommandRunner` (the adapter).
+users get a form instead of free text. The subcommands are built from
+:mod:`core.commands.catalog` (an argument's kind decides its option type,
+range and autocomplete), so a verb missing here cannot pass a test. Each
+subcommand only turns its options back into grammar text
+(``/proc logs program:web lines:50`` -> ``logs web 50``); parsing,
+permissions and auditing stay in core. The callbacks never decide anything
+themselves: they hand over to a :class:`CommandRunner` (the adapter).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import discord
 from discord import app_commands
 
-from core.commands.grammar import MAX_LOG_LINES, VERBS
-
-TARGET_HELP = "a program, group:NAME, a glob like web-* or all"
-PROGRAM_HELP = "a program name"
+from core.commands.catalog import COUNT, DURATION, FILTERS, PROGRAM, TARGET, TEXT, TOPIC, VERBS, Arg, Verb
 
 Completer = Callable[[discord.Interaction, str], Awaitable[list[app_commands.Choice[str]]]]
+PUBLIC_HELP = "show the result to the whole channel"
+#: a duration word is short (`30m`, `90d`); the grammar checks the rest
+DURATION_CHARS = (2, 12)
 
 
 class CommandRunner(Protocol):
@@ -36,106 +39,62 @@ class CommandRunner(Protocol):
         """Program/group names this user may use with ``verb``."""
 
 
+def options(verb: Verb) -> list[Arg]:
+    """The arguments Discord offers as options, in catalog order (key=value filters have no form field)."""
+    return [a for a in verb.args if a.kind != FILTERS]
+
+
+def _annotation(arg: Arg) -> Any:
+    if arg.kind == COUNT:
+        return app_commands.Range[int, 1, arg.limit]
+    if arg.kind == DURATION:
+        return app_commands.Range[str, DURATION_CHARS[0], DURATION_CHARS[1]]
+    if arg.kind == TEXT:
+        return app_commands.Range[str, 1, arg.limit]
+    return str
+
+
 def build_group(runner: CommandRunner) -> app_commands.Group:
     """The ``/proc`` group wired to ``runner``. Built per client (a group belongs to one tree)."""
     group = app_commands.Group(name="proc", description="Control the programs procbot supervises")
-
-    def complete(verb: str) -> Completer:
-        async def _complete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-            return await runner.autocomplete(interaction, current, verb)
-
-        return _complete
-
-    @group.command(name="status", description="Show program states")
-    @app_commands.describe(target=TARGET_HELP, public="show the result to the whole channel")
-    @app_commands.autocomplete(target=complete("status"))
-    async def status(interaction: discord.Interaction, target: str | None = None, public: bool = False) -> None:
-        await runner.run_command(interaction, "status", [target], public=public)
-
-    @group.command(name="start", description="Start programs")
-    @app_commands.describe(target=TARGET_HELP)
-    @app_commands.autocomplete(target=complete("start"))
-    async def start(interaction: discord.Interaction, target: str) -> None:
-        await runner.run_command(interaction, "start", [target])
-
-    @group.command(name="stop", description="Stop programs")
-    @app_commands.describe(target=TARGET_HELP)
-    @app_commands.autocomplete(target=complete("stop"))
-    async def stop(interaction: discord.Interaction, target: str) -> None:
-        await runner.run_command(interaction, "stop", [target])
-
-    @group.command(name="restart", description="Restart programs")
-    @app_commands.describe(target=TARGET_HELP)
-    @app_commands.autocomplete(target=complete("restart"))
-    async def restart(interaction: discord.Interaction, target: str) -> None:
-        await runner.run_command(interaction, "restart", [target])
-
-    @group.command(name="logs", description="Show the last lines of a program's log")
-    @app_commands.describe(program=PROGRAM_HELP, lines="how many lines (default from config)")
-    @app_commands.autocomplete(program=complete("logs"))
-    async def logs(
-        interaction: discord.Interaction,
-        program: str,
-        lines: app_commands.Range[int, 1, MAX_LOG_LINES] | None = None,
-    ) -> None:
-        await runner.run_command(interaction, "logs", [program, lines])
-
-    @group.command(name="info", description="Details of one program")
-    @app_commands.describe(program=PROGRAM_HELP)
-    @app_commands.autocomplete(program=complete("info"))
-    async def info(interaction: discord.Interaction, program: str) -> None:
-        await runner.run_command(interaction, "info", [program])
-
-    @group.command(name="history", description="Recent runs of one program")
-    @app_commands.describe(program=PROGRAM_HELP, n="how many runs")
-    @app_commands.autocomplete(program=complete("history"))
-    async def history(
-        interaction: discord.Interaction, program: str, n: app_commands.Range[int, 1, 1000] | None = None
-    ) -> None:
-        await runner.run_command(interaction, "history", [program, n])
-
-    @group.command(name="silence", description="Mute alerts for a while")
-    @app_commands.describe(target=TARGET_HELP, duration="e.g. 30m, 2h, 1d", reason="why (shown to others)")
-    @app_commands.autocomplete(target=complete("silence"))
-    async def silence(
-        interaction: discord.Interaction,
-        target: str,
-        duration: app_commands.Range[str, 2, 12],
-        reason: app_commands.Range[str, 1, 200] | None = None,
-    ) -> None:
-        await runner.run_command(interaction, "silence", [target, duration, reason])
-
-    @group.command(name="unsilence", description="Lift a silence")
-    @app_commands.describe(target=TARGET_HELP)
-    @app_commands.autocomplete(target=complete("unsilence"))
-    async def unsilence(interaction: discord.Interaction, target: str) -> None:
-        await runner.run_command(interaction, "unsilence", [target])
-
-    @group.command(name="silences", description="List active silences")
-    async def silences(interaction: discord.Interaction) -> None:
-        await runner.run_command(interaction, "silences", [])
-
-    @group.command(name="digest", description="Post a digest now")
-    async def digest(interaction: discord.Interaction) -> None:
-        await runner.run_command(interaction, "digest", [])
-
-    @group.command(name="audit", description="Recent commands (admin)")
-    @app_commands.describe(n="how many entries")
-    async def audit(interaction: discord.Interaction, n: app_commands.Range[int, 1, 200] | None = None) -> None:
-        await runner.run_command(interaction, "audit", [n])
-
-    @group.command(name="reload", description="Reload the configuration (admin)")
-    async def reload(interaction: discord.Interaction) -> None:
-        await runner.run_command(interaction, "reload", [])
-
-    @group.command(name="whoami", description="Your identity and roles as procbot sees them")
-    async def whoami(interaction: discord.Interaction) -> None:
-        await runner.run_command(interaction, "whoami", [])
-
-    @group.command(name="help", description="How to use procbot")
-    @app_commands.describe(command="a command to explain")
-    @app_commands.choices(command=[app_commands.Choice(name=v, value=v) for v in VERBS])
-    async def help_(interaction: discord.Interaction, command: str | None = None) -> None:
-        await runner.run_command(interaction, "help", [command])
-
+    for verb in VERBS:
+        group.add_command(_subcommand(verb, runner))
     return group
+
+
+def _subcommand(verb: Verb, runner: CommandRunner) -> app_commands.Command[Any, ..., None]:
+    args = options(verb)
+
+    async def callback(interaction: discord.Interaction, **values: Any) -> None:
+        public = bool(values.pop("public", False))
+        await runner.run_command(interaction, verb.name, [values.get(a.name) for a in args], public=public)
+
+    params = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                annotation=discord.Interaction)]
+    for a in args:
+        ann = _annotation(a)
+        params.append(inspect.Parameter(a.name, inspect.Parameter.KEYWORD_ONLY,
+                                        annotation=ann if a.required else ann | None,
+                                        **({} if a.required else {"default": None})))
+    if verb.public_flag:
+        params.append(inspect.Parameter("public", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=False))
+    callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    callback.__name__ = callback.__qualname__ = f"proc_{verb.name}"
+    described = {a.name: a.help for a in args} | ({"public": PUBLIC_HELP} if verb.public_flag else {})
+    func: Any = app_commands.describe(**described)(callback) if described else callback
+    completed = {a.name: _completer(runner, verb.name) for a in args if a.kind in (TARGET, PROGRAM)}
+    if completed:
+        func = app_commands.autocomplete(**completed)(func)
+    topics = [a.name for a in args if a.kind == TOPIC]
+    if topics:
+        func = app_commands.choices(**{t: [app_commands.Choice(name=v.name, value=v.name) for v in VERBS]
+                                       for t in topics})(func)
+    return app_commands.Command(name=verb.name, description=verb.summary[:1].upper() + verb.summary[1:],
+                                callback=func)
+
+
+def _completer(runner: CommandRunner, verb: str) -> Completer:
+    async def complete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return await runner.autocomplete(interaction, current, verb)
+
+    return complete

@@ -1,8 +1,10 @@
 """The one command grammar shared by every adapter and the CLI.
 
-``parse("restart group:workers")`` -> ``Command``. Parsing rejects anything
-that is not plainly a name, a number or a duration, so nothing odd ever
-reaches the supervisor, the registry or a chat message.
+``parse("restart group:workers")`` -> ``Command``. The verbs and their typed
+arguments are the catalog's (:mod:`core.commands.catalog`); this module turns
+words into values by argument kind. Parsing rejects anything that is not
+plainly a name, a number or a duration, so nothing odd ever reaches the
+supervisor, the registry or a chat message.
 """
 
 from __future__ import annotations
@@ -10,6 +12,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from core.commands.catalog import (
+    AUDIT_FILTERS,
+    AUDIT_OUTCOMES,
+    BY_NAME,
+    COUNT,
+    DURATION,
+    FILTERS,
+    PROGRAM,
+    TARGET,
+    TEXT,
+    TOPIC,
+    Arg,
+    Verb,
+    lookup,
+)
 from core.errors import InvalidInput
 
 MAX_TEXT = 4000
@@ -17,52 +34,8 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 GLOB_RE = re.compile(r"^[A-Za-z0-9_.*?\[\]-]{1,64}$")
 DURATION_RE = re.compile(r"^(\d+)([smhdw])$", re.ASCII)
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-MAX_LOG_LINES = 1000
-
-# verb -> (min args, max args, usage)
-VERBS: dict[str, tuple[int, int, str]] = {
-    "status": (0, 1, "status [target] [--public]"),
-    "start": (1, 1, "start <target>"),
-    "stop": (1, 1, "stop <target>"),
-    "restart": (1, 1, "restart <target>"),
-    "logs": (1, 2, "logs <program> [lines]"),
-    "info": (1, 1, "info <program>"),
-    "history": (1, 2, "history <program> [n]"),
-    "silence": (2, 64, "silence <target> <duration> [reason]"),
-    "unsilence": (1, 1, "unsilence <target>"),
-    "silences": (0, 0, "silences"),
-    "digest": (0, 0, "digest"),
-    "audit": (0, 7, "audit [n] [platform=P] [user=ID] [program=NAME] [outcome=O] [since=1h] [page=N]"),
-    "reload": (0, 0, "reload"),
-    "whoami": (0, 0, "whoami"),
-    "help": (0, 1, "help [command]"),
-}
-#: one line per verb for `procbot --help` (the usage above is the other half of `help`)
-SUMMARIES: dict[str, str] = {
-    "status": "show programs (like supervisorctl status)",
-    "start": "start a target: program, group:NAME, glob or all",
-    "stop": "stop a target",
-    "restart": "restart a target",
-    "logs": "last lines of a program's log",
-    "info": "details of one program",
-    "history": "recent runs of one program",
-    "silence": "hold alerts for a target for a duration",
-    "unsilence": "end a silence",
-    "silences": "list active silences",
-    "digest": "post a status digest now",
-    "audit": "the audit trail, filtered and paged",
-    "reload": "re-read the config file and apply program changes",
-    "whoami": "who procbot thinks you are",
-    "help": "usage of every command, or of one",
-}
-#: verbs that change nothing, here or in chat: a local caller's successful use of them is not audited
-READ_ONLY_VERBS = frozenset({"status", "logs", "info", "history", "silences", "audit", "whoami", "help"})
-#: `audit` filters, key=value words; `since` is a duration, `page` a page number
-AUDIT_FILTERS = ("platform", "user", "program", "outcome", "since", "page")
-AUDIT_OUTCOMES = ("ok", "refused", "error", "invalid", "confirm")
-MAX_AUDIT_ROWS = 200
+#: `--yes` is accepted and changes nothing: a local caller is never asked to confirm, a chat caller always is
 FLAGS = frozenset({"--public", "--yes"})
-ALIASES = {"ps": "status", "st": "status", "log": "logs", "tail": "logs"}
 
 
 @dataclass(frozen=True)
@@ -84,7 +57,6 @@ class Command:
     target: Target | None = None
     args: tuple[str, ...] = ()
     public: bool = False
-    yes: bool = False
     #: the normalised text, safe to store in the audit table and show back
     text: str = ""
     extra: dict[str, int | str] = field(default_factory=dict)
@@ -148,12 +120,11 @@ def parse(text: str) -> Command:
     words = text.split()
     if not words:
         return Command(verb="help", text="help")
-    verb = words[0].lower()
-    verb = ALIASES.get(verb, verb)
-    if verb not in VERBS:
+    spec = lookup(words[0])
+    if spec is None:
         from difflib import get_close_matches
 
-        near = get_close_matches(verb, list(VERBS), n=2, cutoff=0.6)
+        near = get_close_matches(words[0].lower(), list(BY_NAME), n=2, cutoff=0.6)
         hint = f" Did you mean `{near[0]}`?" if near else ""
         raise InvalidInput(f"Unknown command `{_inert(words[0])}`.{hint} Try `help`.")
     flags = {w for w in words[1:] if w.startswith("--")}
@@ -161,53 +132,74 @@ def parse(text: str) -> Command:
     if unknown:
         raise InvalidInput(f"Unknown option `{_inert(sorted(unknown)[0])}`.")
     args = [w for w in words[1:] if not w.startswith("--")]
-    lo, hi, usage = VERBS[verb]
-    if not lo <= len(args) <= hi:
-        raise InvalidInput(f"Usage: `{usage}`")
-    target: Target | None = None
-    extra: dict[str, int | str] = {}
-    if verb in {"status", "start", "stop", "restart", "unsilence", "silence"} and args:
-        target = parse_target(args[0])
-    elif verb in {"logs", "info", "history"}:
-        target = parse_target(args[0])
-        if target.kind != "program":
-            raise InvalidInput(f"`{verb}` takes one program name. Usage: `{usage}`")
-        if len(args) == 2:
-            key = "lines" if verb == "logs" else "n"
-            extra[key] = _positive_int(args[1], "lines" if verb == "logs" else "entries", MAX_LOG_LINES)
-    elif verb == "audit" and args:
-        extra.update(_audit_args(args, usage))
-    elif verb == "help" and args:
-        if args[0].lower() not in VERBS:
-            raise InvalidInput(f"No help for `{_inert(args[0])}`: not a command.")
-        extra["topic"] = args[0].lower()
-    if verb == "silence":
-        extra["seconds"] = parse_duration(args[1])
-        reason = " ".join(args[2:])
-        if len(reason) > 200:
-            raise InvalidInput("A silence reason is limited to 200 characters.")
-        extra["reason"] = reason
-    normal = " ".join([verb, *args, *sorted(flags)])
+    if not spec.min_words <= len(args) <= spec.max_words:
+        raise InvalidInput(f"Usage: `{spec.usage}`")
+    target, extra = _bind(spec, args)
     return Command(
-        verb=verb,
+        verb=spec.name,
         target=target,
         args=tuple(args),
         public="--public" in flags,
-        yes="--yes" in flags,
-        text=normal,
+        text=" ".join([spec.name, *args, *sorted(flags)]),
         extra=extra,
     )
 
 
-def _audit_args(args: list[str], usage: str) -> dict[str, int | str]:
+def _bind(spec: Verb, words: list[str]) -> tuple[Target | None, dict[str, int | str]]:
+    """Give each declared argument its words, in order, and check them by kind."""
+    target: Target | None = None
+    extra: dict[str, int | str] = {}
+    rest = list(words)
+    for i, arg in enumerate(spec.args):
+        if arg.kind == TEXT:
+            extra[arg.name] = _text(spec, arg, rest)
+            rest = []
+            continue
+        if not rest:
+            break
+        if arg.kind == FILTERS:
+            extra.update(_filters(rest, spec.usage))
+            rest = []
+        elif arg.kind == COUNT and "=" in rest[0] and any(a.kind == FILTERS for a in spec.args[i + 1:]):
+            continue  # an optional count before key=value filters: `audit user=U`
+        else:
+            word = rest.pop(0)
+            if arg.kind in (TARGET, PROGRAM):
+                target = parse_target(word)
+                if arg.kind == PROGRAM and target.kind != "program":
+                    raise InvalidInput(f"`{spec.name}` takes one program name. Usage: `{spec.usage}`")
+            else:
+                extra[arg.name] = _value(arg, word)
+    if rest:
+        raise InvalidInput(f"Usage: `{spec.usage}`")
+    return target, extra
+
+
+def _value(arg: Arg, word: str) -> int | str:
+    if arg.kind == COUNT:
+        return _positive_int(word, arg.unit, arg.limit)
+    if arg.kind == DURATION:
+        return parse_duration(word)
+    if arg.kind == TOPIC:
+        if word.lower() not in BY_NAME:
+            raise InvalidInput(f"No help for `{_inert(word)}`: not a command.")
+        return word.lower()
+    raise AssertionError(f"argument kind {arg.kind!r} has no parser")  # a catalog entry this grammar cannot read
+
+
+def _text(spec: Verb, arg: Arg, words: list[str]) -> str:
+    text = " ".join(words)
+    if arg.limit and len(text) > arg.limit:
+        raise InvalidInput(f"A {spec.name} {arg.name} is limited to {arg.limit} characters.")
+    return text
+
+
+def _filters(args: list[str], usage: str) -> dict[str, int | str]:
     out: dict[str, int | str] = {}
-    for i, word in enumerate(args):
+    for word in args:
         key, eq, value = word.partition("=")
         if not eq:
-            if i != 0:
-                raise InvalidInput(f"Usage: `{usage}`")
-            out["n"] = _positive_int(word, "entries", MAX_AUDIT_ROWS)
-            continue
+            raise InvalidInput(f"Usage: `{usage}`")
         key = key.lower()
         if key not in AUDIT_FILTERS:
             raise InvalidInput(f"`{_inert(key)}` is not an audit filter; use {', '.join(AUDIT_FILTERS)}.")
@@ -226,17 +218,3 @@ def _audit_args(args: list[str], usage: str) -> dict[str, int | str]:
                 raise InvalidInput(f"`{_inert(value)}` is not a valid {key} (letters, digits, `_ . -`).")
             out[key] = value
     return out
-
-
-def usage(verb: str) -> str:
-    return VERBS[verb][2]
-
-
-def help_lines(topic: str | None = None) -> list[str]:
-    """The usage lines `help` shows: the same text in chat, on the socket and from `procbot help` offline."""
-    verbs = [topic] if topic else list(VERBS)
-    return [VERBS[v][2] for v in verbs]
-
-
-HELP_NOTE = ("A target is a program, `group:NAME`, a glob like `web-*`, or `all`. "
-             "Add `--public` to `status` to show the answer to the channel.")

@@ -1,6 +1,7 @@
 """Who may do what: roles, grants, and default deny for state changes.
 
-Grants map platform user IDs and group/role IDs (never display names) to a
+The role each verb needs and whether it acts on programs are the catalog's
+(:mod:`core.commands.catalog`). Grants map platform user IDs and group/role IDs (never display names) to a
 role, optionally scoped to programs and channels. A program-scoped grant
 only counts for the programs it names.
 """
@@ -11,31 +12,12 @@ import fnmatch
 from collections.abc import Iterable, Mapping
 
 from core.actor import Actor
+from core.commands.catalog import BY_NAME, ROLES
 from core.errors import Unauthorized
 from core.spec import Grant
 from core.spec import Permissions as PermissionSettings
 
-RANK = {"none": 0, "viewer": 1, "operator": 2, "admin": 3}
-
-VERB_ROLE = {
-    "status": "viewer",
-    "logs": "viewer",
-    "info": "viewer",
-    "history": "viewer",
-    "silences": "viewer",
-    "whoami": "none",
-    "help": "none",
-    "start": "operator",
-    "stop": "operator",
-    "restart": "operator",
-    "silence": "operator",
-    "unsilence": "operator",
-    "digest": "operator",
-    "reload": "admin",
-    "audit": "admin",
-}
-#: verbs that act on named programs (a program-scoped grant can cover them)
-PROGRAM_VERBS = frozenset({"status", "logs", "info", "history", "start", "stop", "restart", "silence", "unsilence"})
+RANK = {role: rank for rank, role in enumerate(ROLES)}
 
 
 def _covers(grant: Grant, program: str, group: str | None) -> bool:
@@ -82,12 +64,13 @@ class Permissions:
 
     def may(self, actor: Actor, channel: str | None, verb: str, program: str | None = None,
             group: str | None = None) -> bool:
-        return RANK[self.role(actor, channel, program, group)] >= RANK[VERB_ROLE[verb]]
+        return RANK[self.role(actor, channel, program, group)] >= RANK[BY_NAME[verb].role]
 
     def check(self, actor: Actor, channel: str | None, verb: str, programs: Mapping[str, str | None]) -> None:
         """Raise Unauthorized unless the actor may run ``verb`` on every program (name -> group)."""
-        need = VERB_ROLE[verb]
-        if verb in PROGRAM_VERBS and programs:
+        spec = BY_NAME[verb]
+        need = spec.role
+        if spec.program_scoped and programs:
             denied = [p for p, grp in programs.items() if not self.may(actor, channel, verb, p, grp)]
             if denied:
                 shown = ", ".join(f"`{p}`" for p in denied[:5]) + (" ..." if len(denied) > 5 else "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
 import stat
 import sys
 import time
@@ -12,7 +13,7 @@ import time
 import pytest
 
 from bot.cli import EXIT_NO_DAEMON, EXIT_NO_SUCH_PROGRAM, EXIT_NOT_RUNNING, EXIT_USAGE
-from core.commands.grammar import READ_ONLY_VERBS, VERBS, help_lines
+from core.commands.catalog import BY_NAME, VERBS, help_lines
 from tests.control_socket_helpers import audit_rows
 from tests.daemon_harness import Daemon, cli, status_json, write_config
 from tests.helpers import alive
@@ -116,9 +117,28 @@ def test_cli_state_changes_are_audited_as_the_local_user(daemon):
     assert rows[-1]["user_name"] == pwd.getpwuid(os.getuid()).pw_name
 
 
+#: what a client call must not pay for at start-up (each is milliseconds; supervisorctl is the yardstick)
+CLIENT_NEVER_IMPORTS = {"typing", "dataclasses", "inspect", "datetime", "zoneinfo", "argparse", "pydantic",
+                        "core.commands.grammar", "core.errors", "core.reply", "adapters.text_render"}
+
+
+def test_a_client_call_imports_only_the_socket_json_and_the_catalog(shared):
+    code = ("import sys; from bot.cli import main; rc = main(['-c', sys.argv[1], 'status']); "
+            "print('MODULES', ' '.join(sys.modules)); sys.exit(rc)")
+    import subprocess
+
+    from tests.daemon_harness import ROOT
+
+    out = subprocess.run([PY, "-c", code, str(shared.cfg)], capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert out.returncode == 0, out.stderr
+    loaded = set(out.stdout.rsplit("MODULES ", 1)[1].split())
+    assert "core.commands.catalog" in loaded and "socket" in loaded
+    assert loaded & CLIENT_NEVER_IMPORTS == set()
+
+
 def test_successful_local_read_only_calls_leave_no_audit_row(shared):
     before = audit_rows(shared.cfg)
-    for verb in sorted(READ_ONLY_VERBS - {"logs", "info", "history"}):
+    for verb in sorted(v.name for v in VERBS if v.read_only and v.min_words == 0):
         assert cli(shared.cfg, verb).returncode == 0, verb
     assert cli(shared.cfg, "info", "web").returncode == 0
     assert audit_rows(shared.cfg) == before
@@ -162,7 +182,7 @@ def test_the_config_is_found_through_procbot_config(shared):
 
 # -- issue 8 case 11: help, --version, usage errors, status exit codes ------
 
-def test_procbot_help_lists_every_verb_of_the_grammar_without_a_daemon(tmp_path):
+def test_procbot_help_lists_every_verb_of_the_catalog_without_a_daemon(tmp_path):
     out = cli(write_config(tmp_path, ""), "help")
     assert out.returncode == 0, out.stderr
     for line in help_lines():
@@ -172,14 +192,15 @@ def test_procbot_help_lists_every_verb_of_the_grammar_without_a_daemon(tmp_path)
 
 def test_procbot_help_of_one_verb_shows_its_usage(tmp_path):
     out = cli(write_config(tmp_path, ""), "help", "restart")
-    assert out.returncode == 0 and out.stdout.strip() == VERBS["restart"][2]
+    assert out.returncode == 0 and out.stdout.strip() == BY_NAME["restart"].usage
 
 
-def test_every_grammar_verb_is_a_cli_command(tmp_path):
-    cfg = write_config(tmp_path, "")
-    out = cli(cfg, "--help")
-    for verb in VERBS:
-        assert f"    {verb} " in out.stdout or f"    {verb}\n" in out.stdout, verb
+def test_the_cli_commands_are_the_catalog_verbs_and_the_host_only_ones(tmp_path):
+    out = cli(write_config(tmp_path, ""), "--help")
+    listed = re.findall(r"(?m)^    (\S+)", out.stdout)
+    assert listed == ["run", "check-config", "discord-invite", *(v.name for v in VERBS)]
+    for v in VERBS:
+        assert re.search(rf"(?m)^    {v.name} +{re.escape(v.summary)}$", out.stdout), v.name
 
 
 def test_procbot_version_prints_the_package_version(tmp_path):

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from adapters.discord.commands import options
+from core.commands.catalog import VERBS
 from core.process.logs import log_path
 from tests.conftest import sleeper
 from tests.fakes.discord_harness import OPS_ROLE, discord_procbot
@@ -17,9 +19,6 @@ from tests.fakes.discord_server import (
     DEFERRED_CHANNEL_MESSAGE,
 )
 from tests.helpers import alive, wait_for
-
-VERBS = {"status", "start", "stop", "restart", "logs", "info", "history", "silence", "unsilence",
-         "silences", "digest", "audit", "reload", "whoami", "help"}
 
 
 def prog(name: str = "web", group: str | None = "workers") -> dict[str, Any]:
@@ -31,7 +30,10 @@ async def test_proc_is_synced_to_the_configured_guild_with_one_subcommand_per_ve
         assert h.fake.sync_calls == [h.fake.guild_id]
         (proc,) = h.fake.synced_commands[h.fake.guild_id]
         subs = {o["name"]: o for o in proc["options"]}
-        assert proc["name"] == "proc" and set(subs) == VERBS
+        assert proc["name"] == "proc" and list(subs) == [v.name for v in VERBS]
+        for v in VERBS:  # every argument Discord can offer is an option, under the catalog's name
+            assert {o["name"] for o in subs[v.name].get("options", [])} == (
+                {a.name for a in options(v)} | ({"public"} if v.public_flag else set())), v.name
         lines = next(o for o in subs["logs"]["options"] if o["name"] == "lines")
         assert lines["type"] == 4 and lines["min_value"] == 1 and not lines["required"]
         target = next(o for o in subs["restart"]["options"] if o["name"] == "target")

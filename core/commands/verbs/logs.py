@@ -1,0 +1,30 @@
+"""logs: the last lines of a managed program's log file, masked unless a local admin asks for them raw."""
+
+from __future__ import annotations
+
+import asyncio
+
+from core.actor import CommandContext
+from core.commands.grammar import Command
+from core.commands.verbs import Services
+from core.errors import ProcbotError
+from core.process.logs import log_path, tail
+from core.redact import mask_lines
+from core.reply import Reply
+
+DEFAULT_LOG_LINES = 20
+
+
+async def logs(env: Services, cmd: Command, ctx: CommandContext, programs: list[str]) -> Reply:
+    sup = env.supervisor
+    name = programs[0]
+    n = int(cmd.extra.get("lines", DEFAULT_LOG_LINES))
+    if name in sup.watched:
+        raise ProcbotError(f"`{name}` is watched, not managed: procbot has no log file for it.")
+    path = log_path(sup.config.log_dir, name)
+    lines = await asyncio.to_thread(tail, path, n)
+    if not (ctx.raw and ctx.actor.local):
+        lines = mask_lines(lines)
+    body = "\n".join(lines) if lines else "(no output yet)"
+    return Reply(title=f"Last {len(lines)} log lines of {name}", code=body,
+                 data={"lines": lines, "path": str(path)})
