@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import select
 import subprocess
 import sys
 import time
@@ -44,15 +46,13 @@ def test_logs_json_and_follow_mask_secrets_unless_the_local_admin_asks_for_raw(t
         assert json.loads(as_json.stdout)["data"]["lines"] == ["calling api with Authorization: Bearer ****"]
         assert json.loads(raw.stdout)["data"]["lines"] == [LINE]
         follow = subprocess.Popen([PY, "-m", "bot.cli", "-c", str(cfg), "logs", "leaky", "-f"], cwd=ROOT,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            time.sleep(0.5)  # let it reach the end of the file before the new line is written
+            # the tail printed means the follower holds the file open: what is appended next reaches it
+            seen = _read_until(follow, "Bearer ****")
             with open(logfile, "a") as f:
                 f.write(f"later: password={SECRET}\n")
-            deadline = time.monotonic() + 10
-            seen = ""
-            while "later:" not in seen and time.monotonic() < deadline:
-                seen += follow.stdout.readline() if follow.stdout else ""
+            seen += _read_until(follow, "later:")
         finally:
             follow.terminate()
             follow.wait(10)
@@ -92,3 +92,17 @@ async def test_a_crash_alert_masks_a_bearer_token_and_a_private_key_spanning_lin
         block = rig.rec.messages[0].reply.code or ""
     assert "BEGIN OPENSSH PRIVATE KEY" in block and "Bearer ****" in block
     assert SECRET not in block and not any(body[8:40] in block for body in PEM_BODY)
+
+
+def _read_until(proc: subprocess.Popen[bytes], text: str, timeout: float = 20.0) -> str:
+    """What ``proc`` printed until ``text`` appeared (or the timeout passed), never blocking past it."""
+    assert proc.stdout is not None
+    fd, seen, deadline = proc.stdout.fileno(), b"", time.monotonic() + timeout
+    while text.encode() not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            seen += chunk
+    return seen.decode(errors="replace")
