@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.bench_peers                 # full run (idle window 300 s), ~12-15 minutes
     .venv/bin/python -m bench.bench_peers --quick         # smoke run (idle window 20 s, N=300 and 1,000), ~2 minutes
     .venv/bin/python -m bench.bench_peers --idle 600 --only n100
+    .venv/bin/python -m bench.bench_peers --only n100 --steps idle --idle 30   # cold start and idle RSS only
 
 Sections (``--only``; tables printed as ratios, everything also in bench/results/peers.json):
   n100   N = 100 sleep programs under each daemon: cold start to all running (interleaved repeats), idle CPU
@@ -42,6 +43,7 @@ from bench._peers import (
     Procbot,
     ProcTable,
     become_subreaper,
+    byte_compile_procbot,
     cpu_ns,
     cpu_ticks_total,
     memory,
@@ -76,6 +78,8 @@ class Plan:
     scale: int = 5000
     scale_idle: float = 60.0
     scale_kills: int = 20
+    #: parts of section n100 after the cold start (which always runs: it brings the daemons up)
+    steps: tuple[str, ...] = ("idle", "status", "kill", "restart")
 
 
 FULL = Plan()
@@ -164,24 +168,24 @@ def section_n100(ws: Workspace, plan: Plan, kinds_: list[type[Peer]], out: dict[
             if p.proc is not None and p.name == "pm2":
                 p.proc.wait(120)
         print_start(res, plan)
-        # idle: all daemons side by side over one window
-        progress(f"N={plan.n}: settle {plan.settle:.0f} s, then idle {plan.idle_secs:.0f} s side by side")
-        time.sleep(plan.settle)
-        res["idle"] = idle_window(peers, plan.idle_secs)
-        print_idle(res["idle"], plan.n, [p.name for p in peers])
-        # status from the command line, interleaved
-        progress(f"N={plan.n}: status CLI x{plan.cli_runs}")
-        res["status"] = cli_status(peers, plan.cli_runs)
-        print_status(res["status"], plan.n)
-        # kill -9 -> replacement, interleaved
-        progress(f"N={plan.n}: kill -9 x{plan.kills} each")
-        res["kill"] = kills(table_, peers, plan.kills)
-        print_kills(res["kill"], plan.n)
-        # restart all
-        progress(f"N={plan.n}: restart all x{plan.restart_reps}")
-        time.sleep(1.5)  # the last replacements outlive their min_uptime / startsecs
-        res["restart_all"] = restart_all(table_, peers, plan.restart_reps)
-        print_restart(res["restart_all"], plan.n)
+        if "idle" in plan.steps:  # all daemons side by side over one window
+            progress(f"N={plan.n}: settle {plan.settle:.0f} s, then idle {plan.idle_secs:.0f} s side by side")
+            time.sleep(plan.settle)
+            res["idle"] = idle_window(peers, plan.idle_secs)
+            print_idle(res["idle"], plan.n, [p.name for p in peers])
+        if "status" in plan.steps:  # status from the command line, interleaved
+            progress(f"N={plan.n}: status CLI x{plan.cli_runs}")
+            res["status"] = cli_status(peers, plan.cli_runs)
+            print_status(res["status"], plan.n)
+        if "kill" in plan.steps:  # kill -9 -> replacement, interleaved
+            progress(f"N={plan.n}: kill -9 x{plan.kills} each")
+            res["kill"] = kills(table_, peers, plan.kills)
+            print_kills(res["kill"], plan.n)
+        if "restart" in plan.steps:
+            progress(f"N={plan.n}: restart all x{plan.restart_reps}")
+            time.sleep(1.5)  # the last replacements outlive their min_uptime / startsecs
+            res["restart_all"] = restart_all(table_, peers, plan.restart_reps)
+            print_restart(res["restart_all"], plan.n)
     finally:
         for p in peers:
             p.teardown(table_)
@@ -486,13 +490,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--big", type=int, help="N for section big (full: 1000)")
     ap.add_argument("--scale", type=int, help="N for section scale (full: 5000)")
     ap.add_argument("--kills", type=int, help="kills per daemon in section n100")
+    ap.add_argument("--start-reps", type=int, help="interleaved cold starts per daemon in section n100 (full: 3)")
+    ap.add_argument("--steps", help="section n100 after its cold start, comma list of: " + ", ".join(Plan.steps))
     ap.add_argument("--peers", default="procbot,supervisord,pm2", help="comma list of: procbot, supervisord, pm2")
     args = ap.parse_args(argv)
     plan = QUICK if args.quick else FULL
-    for k in ("idle", "big", "scale", "kills"):
+    for k in ("idle", "big", "scale", "kills", "start_reps"):
         v = getattr(args, k)
         if v is not None:
             setattr(plan, {"idle": "idle_secs"}.get(k, k), v)
+    if args.steps is not None:
+        plan.steps = tuple(parse_only(ap, args.steps, set(Plan.steps)))
     only = parse_only(ap, args.only, set(SECTIONS))
     names = [k for k in ("procbot", "supervisord", "pm2") if k in parse_only(ap, args.peers, set(PEERS))]
     if "pm2" in names and not PM2_BIN.exists():
@@ -502,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
     nofile = raise_nofile()
     out: dict[str, Any] = {"meta": meta(plan, args.quick, names)}
     out["meta"]["nofile"] = nofile
+    out["meta"]["byte_compiled"] = byte_compile_procbot()
     m = out["meta"]
     say(f"procbot vs peers ({'quick' if args.quick else 'full'}): python {m['python']}, {m['cpus']} CPUs, "
         f"kernel {m['kernel']}, supervisor {m['supervisor']}, pm2 {m['pm2'] or 'skipped'}, "
