@@ -308,6 +308,14 @@ class Procbot(Peer):
     def cli(self, verb: str) -> list[str]:
         return [PROCBOT, "-c", str(self.conf), *verb.split()]
 
+    def logd_pid(self) -> int | None:
+        """procbot's log daemon (its own process, which reads the programs' pipes), from its lock file."""
+        from core.logd.protocol import LOCK_NAME
+
+        with contextlib.suppress(OSError, ValueError):
+            return int((self.dir / "state" / LOCK_NAME).read_text().split()[0])
+        return None
+
 
 class Supervisord(Peer):
     name = "supervisord"

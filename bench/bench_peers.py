@@ -129,6 +129,9 @@ def idle_window(peers: Sequence[Peer], secs: float) -> dict[str, Any]:
     time.sleep(secs)
     dt = time.monotonic() - t0
     out: dict[str, Any] = {"seconds": dt}
+    logd = next((p.logd_pid() for p in peers if isinstance(p, Procbot)), None)
+    if logd is not None:
+        out["procbot_logd"] = memory(logd)
     for k, pid in pids.items():
         if not pid or k not in c0:
             continue
@@ -219,8 +222,21 @@ def print_idle(i: dict[str, Any], n: int, names: list[str]) -> None:
          for k in names if k in i],
         ["CPU: sum of /proc/<pid>/task/*/schedstat run time over the window (ns-exact, the daemon's own threads); "
          "RSS: /proc/<pid>/status VmRSS at the end; Pss: smaps_rollup; PM2 = its daemon (God) process",
-         "no chat tokens in procbot's environment; default scan interval"],
+         "no chat tokens in procbot's environment; default scan interval", _logd_note(i)],
     ))
+
+
+def _logd_note(i: dict[str, Any]) -> str:
+    """procbot's output path is a second process; supervisord and PM2 read the pipes in their daemon."""
+    logd = i.get("procbot_logd", {})
+    if "VmRSS" not in logd or "VmRSS" not in i.get("procbot", {}):
+        return "procbot's log daemon (a separate process) is not counted above"
+    both = i["procbot"]["VmRSS"] + logd["VmRSS"]
+    sv = i.get("supervisord", {}).get("VmRSS")
+    return (f"not counted above: procbot's log daemon, a separate process that reads the programs' pipes "
+            f"(supervisord and PM2 read them in their daemon): RSS {logd['VmRSS']:.1f} MiB, Pss "
+            f"{logd.get('Pss', math.nan):.1f} MiB; procbot + log daemon = {both:.1f} MiB RSS"
+            + (f" ({ratio(both, sv)} supervisord)" if sv else ""))
 
 
 def cli_status(peers: Sequence[Peer], runs: int) -> dict[str, Any]:
