@@ -171,6 +171,22 @@ def memory(pid: int) -> dict[str, float]:
     return out
 
 
+# -- the code as installed --------------------------------------------------------------------------
+PROJECT_PACKAGES = ("core", "bot", "adapters")
+
+
+def byte_compile_procbot() -> bool:
+    """Byte-compile procbot's packages, as ``pip install`` does for a regular install.
+
+    procbot is installed editable here, and with PYTHONDONTWRITEBYTECODE set (as on this machine) every
+    ``procbot run`` would compile its ~150 modules from source again, a cost no installed procbot pays and
+    supervisord (byte-compiled by pip) never does. True if everything compiled.
+    """
+    import compileall
+
+    return all(compileall.compile_dir(str(ROOT / p), quiet=1, force=False) for p in PROJECT_PACKAGES)
+
+
 # -- process hygiene ------------------------------------------------------------------------------
 _subreaper = False
 
@@ -291,6 +307,14 @@ class Procbot(Peer):
 
     def cli(self, verb: str) -> list[str]:
         return [PROCBOT, "-c", str(self.conf), *verb.split()]
+
+    def logd_pid(self) -> int | None:
+        """procbot's log daemon (its own process, which reads the programs' pipes), from its lock file."""
+        from core.logd.protocol import LOCK_NAME
+
+        with contextlib.suppress(OSError, ValueError):
+            return int((self.dir / "state" / LOCK_NAME).read_text().split()[0])
+        return None
 
 
 class Supervisord(Peer):

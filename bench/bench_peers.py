@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.bench_peers                 # full run (idle window 300 s), ~12-15 minutes
     .venv/bin/python -m bench.bench_peers --quick         # smoke run (idle window 20 s, N=300 and 1,000), ~2 minutes
     .venv/bin/python -m bench.bench_peers --idle 600 --only n100
+    .venv/bin/python -m bench.bench_peers --only n100 --steps idle --idle 30   # cold start and idle RSS only
 
 Sections (``--only``; tables printed as ratios, everything also in bench/results/peers.json):
   n100   N = 100 sleep programs under each daemon: cold start to all running (interleaved repeats), idle CPU
@@ -42,6 +43,7 @@ from bench._peers import (
     Procbot,
     ProcTable,
     become_subreaper,
+    byte_compile_procbot,
     cpu_ns,
     cpu_ticks_total,
     memory,
@@ -76,6 +78,8 @@ class Plan:
     scale: int = 5000
     scale_idle: float = 60.0
     scale_kills: int = 20
+    #: parts of section n100 after the cold start (which always runs: it brings the daemons up)
+    steps: tuple[str, ...] = ("idle", "status", "kill", "restart")
 
 
 FULL = Plan()
@@ -125,6 +129,9 @@ def idle_window(peers: Sequence[Peer], secs: float) -> dict[str, Any]:
     time.sleep(secs)
     dt = time.monotonic() - t0
     out: dict[str, Any] = {"seconds": dt}
+    logd = next((p.logd_pid() for p in peers if isinstance(p, Procbot)), None)
+    if logd is not None:
+        out["procbot_logd"] = memory(logd)
     for k, pid in pids.items():
         if not pid or k not in c0:
             continue
@@ -149,39 +156,43 @@ def section_n100(ws: Workspace, plan: Plan, kinds_: list[type[Peer]], out: dict[
     try:
         # cold start, interleaved; the last repeat's daemons stay up for everything else
         starts: dict[str, list[float]] = {k.name: [] for k in kinds_}
+        start_cpu: dict[str, list[float]] = {k.name: [] for k in kinds_}
         for r in range(plan.start_reps):
             order = kinds_[r % len(kinds_):] + kinds_[:r % len(kinds_)]
             for kind in order:
                 progress(f"N={plan.n} cold start {r + 1}/{plan.start_reps}: {kind.name}")
                 peer = kind(ws, f"n{plan.n}-{r}", progs)
                 starts[kind.name].append(launch_all_running(table_, peer))
+                ticks = cpu_ticks_total(peer.pid() or 0)
+                start_cpu[kind.name].append(ticks / CLK_TCK if ticks is not None else math.nan)
                 if r < plan.start_reps - 1:
                     peer.teardown(table_)
                 else:
                     peers.append(peer)
-        res["start"] = {k: summary(v) | {"samples": v} for k, v in starts.items()}
+        res["start"] = {k: summary(v) | {"samples": v, "cpu": summary(start_cpu[k]), "cpu_samples": start_cpu[k]}
+                        for k, v in starts.items()}
         for p in peers:  # PM2's CLI returns after the apps are started
             if p.proc is not None and p.name == "pm2":
                 p.proc.wait(120)
         print_start(res, plan)
-        # idle: all daemons side by side over one window
-        progress(f"N={plan.n}: settle {plan.settle:.0f} s, then idle {plan.idle_secs:.0f} s side by side")
-        time.sleep(plan.settle)
-        res["idle"] = idle_window(peers, plan.idle_secs)
-        print_idle(res["idle"], plan.n, [p.name for p in peers])
-        # status from the command line, interleaved
-        progress(f"N={plan.n}: status CLI x{plan.cli_runs}")
-        res["status"] = cli_status(peers, plan.cli_runs)
-        print_status(res["status"], plan.n)
-        # kill -9 -> replacement, interleaved
-        progress(f"N={plan.n}: kill -9 x{plan.kills} each")
-        res["kill"] = kills(table_, peers, plan.kills)
-        print_kills(res["kill"], plan.n)
-        # restart all
-        progress(f"N={plan.n}: restart all x{plan.restart_reps}")
-        time.sleep(1.5)  # the last replacements outlive their min_uptime / startsecs
-        res["restart_all"] = restart_all(table_, peers, plan.restart_reps)
-        print_restart(res["restart_all"], plan.n)
+        if "idle" in plan.steps:  # all daemons side by side over one window
+            progress(f"N={plan.n}: settle {plan.settle:.0f} s, then idle {plan.idle_secs:.0f} s side by side")
+            time.sleep(plan.settle)
+            res["idle"] = idle_window(peers, plan.idle_secs)
+            print_idle(res["idle"], plan.n, [p.name for p in peers])
+        if "status" in plan.steps:  # status from the command line, interleaved
+            progress(f"N={plan.n}: status CLI x{plan.cli_runs}")
+            res["status"] = cli_status(peers, plan.cli_runs)
+            print_status(res["status"], plan.n)
+        if "kill" in plan.steps:  # kill -9 -> replacement, interleaved
+            progress(f"N={plan.n}: kill -9 x{plan.kills} each")
+            res["kill"] = kills(table_, peers, plan.kills)
+            print_kills(res["kill"], plan.n)
+        if "restart" in plan.steps:
+            progress(f"N={plan.n}: restart all x{plan.restart_reps}")
+            time.sleep(1.5)  # the last replacements outlive their min_uptime / startsecs
+            res["restart_all"] = restart_all(table_, peers, plan.restart_reps)
+            print_restart(res["restart_all"], plan.n)
     finally:
         for p in peers:
             p.teardown(table_)
@@ -192,11 +203,15 @@ def print_start(res: dict[str, Any], plan: Plan) -> None:
     base = {k: s[k]["median"] for k in ("supervisord", "pm2") if k in s}
     say(table(
         f"A1. Cold start of {res['n']} programs to all running (ms, {plan.start_reps} interleaved runs)",
-        ["daemon", "median", "min", "max", "vs supervisord", "vs PM2"],
+        ["daemon", "median", "min", "max", "vs supervisord", "vs PM2", "daemon CPU ms", "CPU vs supervisord"],
         [[k, ms(v["median"]), ms(v["min"]), ms(v["max"]), ratio(v["median"], base.get("supervisord")),
-          ratio(v["median"], base.get("pm2"))] for k, v in s.items()],
+          ratio(v["median"], base.get("pm2")), ms(v["cpu"]["median"]),
+          ratio(v["cpu"]["median"], s.get("supervisord", {}).get("cpu", {}).get("median"))] for k, v in s.items()],
         ["from launching the daemon (`procbot run`, `supervisord`, `pm2 start ecosystem.json` with no PM2 daemon "
          "yet) until /proc shows all N programs exec'd and alive under it",
+         "daemon CPU: the daemon process's utime+stime at that moment (10 ms ticks; PM2: its God daemon only, "
+         "not the CLI that started it; procbot: not its log daemon): what the start costs whatever else the machine "
+         "runs",
          "defaults everywhere: supervisord waits its 1 s loop before the first spawn; nothing polls any daemon"],
     ))
 
@@ -215,8 +230,21 @@ def print_idle(i: dict[str, Any], n: int, names: list[str]) -> None:
          for k in names if k in i],
         ["CPU: sum of /proc/<pid>/task/*/schedstat run time over the window (ns-exact, the daemon's own threads); "
          "RSS: /proc/<pid>/status VmRSS at the end; Pss: smaps_rollup; PM2 = its daemon (God) process",
-         "no chat tokens in procbot's environment; default scan interval"],
+         "no chat tokens in procbot's environment; default scan interval", _logd_note(i)],
     ))
+
+
+def _logd_note(i: dict[str, Any]) -> str:
+    """procbot's output path is a second process; supervisord and PM2 read the pipes in their daemon."""
+    logd = i.get("procbot_logd", {})
+    if "VmRSS" not in logd or "VmRSS" not in i.get("procbot", {}):
+        return "procbot's log daemon (a separate process) is not counted above"
+    both = i["procbot"]["VmRSS"] + logd["VmRSS"]
+    sv = i.get("supervisord", {}).get("VmRSS")
+    return (f"not counted above: procbot's log daemon, a separate process that reads the programs' pipes "
+            f"(supervisord and PM2 read them in their daemon): RSS {logd['VmRSS']:.1f} MiB, Pss "
+            f"{logd.get('Pss', math.nan):.1f} MiB; procbot + log daemon = {both:.1f} MiB RSS"
+            + (f" ({ratio(both, sv)} supervisord)" if sv else ""))
 
 
 def cli_status(peers: Sequence[Peer], runs: int) -> dict[str, Any]:
@@ -486,13 +514,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--big", type=int, help="N for section big (full: 1000)")
     ap.add_argument("--scale", type=int, help="N for section scale (full: 5000)")
     ap.add_argument("--kills", type=int, help="kills per daemon in section n100")
+    ap.add_argument("--start-reps", type=int, help="interleaved cold starts per daemon in section n100 (full: 3)")
+    ap.add_argument("--steps", help="section n100 after its cold start, comma list of: " + ", ".join(Plan.steps))
     ap.add_argument("--peers", default="procbot,supervisord,pm2", help="comma list of: procbot, supervisord, pm2")
     args = ap.parse_args(argv)
     plan = QUICK if args.quick else FULL
-    for k in ("idle", "big", "scale", "kills"):
+    for k in ("idle", "big", "scale", "kills", "start_reps"):
         v = getattr(args, k)
         if v is not None:
             setattr(plan, {"idle": "idle_secs"}.get(k, k), v)
+    if args.steps is not None:
+        plan.steps = tuple(parse_only(ap, args.steps, set(Plan.steps)))
     only = parse_only(ap, args.only, set(SECTIONS))
     names = [k for k in ("procbot", "supervisord", "pm2") if k in parse_only(ap, args.peers, set(PEERS))]
     if "pm2" in names and not PM2_BIN.exists():
@@ -502,6 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     nofile = raise_nofile()
     out: dict[str, Any] = {"meta": meta(plan, args.quick, names)}
     out["meta"]["nofile"] = nofile
+    out["meta"]["byte_compiled"] = byte_compile_procbot()
     m = out["meta"]
     say(f"procbot vs peers ({'quick' if args.quick else 'full'}): python {m['python']}, {m['cpus']} CPUs, "
         f"kernel {m['kernel']}, supervisor {m['supervisor']}, pm2 {m['pm2'] or 'skipped'}, "

@@ -167,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return EXIT_USAGE
     if args.cmd == "run":
+        from bot.startup_memory import keep_out_tls
+
+        keep_out_tls(_config_path(args.config))  # before asyncio is imported: no OpenSSL in an offline daemon
         from bot.daemon import run
 
         return run(_config_path(args.config))

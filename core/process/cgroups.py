@@ -62,21 +62,27 @@ def locate(home: str) -> CgroupTree | None:
         return None
     base = mount / own.lstrip("/") / f"procbot-{home}"
     try:
-        base.mkdir(exist_ok=True)
+        try:
+            base.mkdir()
+            new = True
+        except FileExistsError:
+            new = False
         if not os.access(base / "cgroup.procs", os.W_OK):
             return None
     except OSError as e:
         log.info("no writable cgroup v2 at %s (%s): using environment tags", base, e)
         return None
-    return CgroupTree(base)
+    return CgroupTree(base, new=new)
 
 
 class CgroupTree:
     """One procbot's programs as cgroups under ``base``. Each call is a few small kernfs reads."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, new: bool = False) -> None:
         self.base = base
         self._base = str(base)
+        #: the subtree was made by this procbot: no earlier one of this home ran in cgroup mode since boot
+        self.new = new
 
     def path(self, program: str) -> Path:
         return self.base / program

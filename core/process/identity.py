@@ -29,6 +29,7 @@ from core.process.tags import Found, Tag
 log = logging.getLogger(__name__)
 
 TAG_POLL = 0.05
+PLACEMENT_FILE = "placement"
 
 
 @dataclass
@@ -102,9 +103,10 @@ class CgroupIdentity(Identity):
     mode = "cgroup"
     exact = True
 
-    def __init__(self, home: str, tree: CgroupTree) -> None:
+    def __init__(self, home: str, tree: CgroupTree, placement: Placement) -> None:
         super().__init__(home)
         self.tree = tree
+        self.placement = placement
         self._empty = EmptyWatch(tree)
         self._to_place: list[tuple[int, int]] = []  # (cgroup.procs fd, pid)
         self._placer: asyncio.Task[None] | None = None
@@ -113,10 +115,14 @@ class CgroupIdentity(Identity):
         h = super().hook(program, nonce)
         fd = self.tree.open_procs(program)
         h.fds.append(fd)  # closed with the hook if the spawn fails
+        recorded = self.placement.pending()  # before the spawn: a procbot killed before the move leaves it
 
         def placed(pid: int) -> None:
-            h.fds.remove(fd)  # the placer owns it now
-            self._to_place.append((fd, pid))
+            h.fds.remove(fd)
+            if not recorded:  # no record that a child may be outside its cgroup: no gap allowed, move it now
+                _place_all([(fd, pid)])
+                return
+            self._to_place.append((fd, pid))  # the placer owns the fd now
             if self._placer is None or self._placer.done():
                 self._placer = asyncio.ensure_future(self._place_queued())
 
@@ -131,9 +137,12 @@ class CgroupIdentity(Identity):
         cold start's thousand moves share one grace period. Until a child is moved it is found by
         its environment tag (``discover`` reads both), so a procbot killed in between loses nothing.
         """
+        failed = 0
         while self._to_place:
             batch, self._to_place = self._to_place, []
-            await asyncio.to_thread(_place_all, batch)
+            failed += await asyncio.to_thread(_place_all, batch)
+        if not failed:  # every child is in its cgroup; one left outside keeps the record for the next start-up
+            self.placement.clean()
 
     def members_now(self, program: str) -> list[int]:
         return self.tree.procs(program)
@@ -158,7 +167,13 @@ class CgroupIdentity(Identity):
 
     def _discover(self) -> Found:
         """Each program's cgroup, plus tagged processes outside it (spawned, then procbot died before
-        the move): those are moved in now, so stop and the next start-up find them in the cgroup."""
+        the move; or spawned in tags mode): those are moved in now, so stop and the next start-up find
+        them in the cgroup.
+
+        Finding those means reading the environment of every process on the host (~0.1 ms each: a
+        fifth of a second on a busy host), so it is done only when they can exist: the placement
+        record is not "clean", or it is missing from a state dir whose cgroup subtree already existed.
+        """
         out: Found = {}
         inside: set[int] = set()
         for program in self.tree.programs():
@@ -167,6 +182,9 @@ class CgroupIdentity(Identity):
                 tag = process_tags.read_tag(pid)
                 nonce = tag.nonce if tag is not None and tag.home == self.home else ""
                 out.setdefault(program, {}).setdefault(nonce, []).append(pid)
+        if not self.placement.may_have_outsiders(subtree_is_new=self.tree.new):
+            return out
+        moved_all = True
         for program, runs in process_tags.scan(self.home).items():
             for nonce, pids in runs.items():
                 outside = [p for p in pids if p not in inside]
@@ -180,8 +198,11 @@ class CgroupIdentity(Identity):
                     finally:
                         os.close(fd)
                 except OSError as e:
+                    moved_all = False
                     log.warning("could not move %s's processes %s into its cgroup: %s", program, outside, e)
                 out.setdefault(program, {}).setdefault(nonce, []).extend(outside)
+        if moved_all:
+            self.placement.clean()
         return out
 
     def release(self, program: str) -> None:
@@ -197,16 +218,19 @@ class CgroupIdentity(Identity):
         self.tree.remove_base()  # only if empty: programs left running keep their cgroups
 
 
-def _place_all(batch: list[tuple[int, int]]) -> None:
-    """Place each (fd, pid); each fd is closed after (call from a thread)."""
+def _place_all(batch: list[tuple[int, int]]) -> int:
+    """Place each (fd, pid); each fd is closed after. Returns how many could not be placed."""
+    failed = 0
     for fd, pid in batch:
         try:
             _place(fd, pid)
         except OSError as e:  # it runs, tagged; only its cgroup is missing
+            failed += 1
             log.error("could not put pid %d in its cgroup: %s", pid, e)
         finally:
             with contextlib.suppress(OSError):
                 os.close(fd)
+    return failed
 
 
 def _place(procs_fd: int, pid: int) -> None:
@@ -252,8 +276,9 @@ class TagIdentity(Identity):
 
     mode = "tags"
 
-    def __init__(self, home: str) -> None:
+    def __init__(self, home: str, placement: Placement | None = None) -> None:
         super().__init__(home)
+        self.placement = placement
         self._scans = _Coalesced(lambda: process_tags.scan(home))
         self._subreaper = False
         self._reap_task: asyncio.Task[None] | None = None
@@ -309,6 +334,11 @@ class TagIdentity(Identity):
             await asyncio.sleep(TAG_POLL)
         return True
 
+    def hook(self, program: str, nonce: str) -> SpawnHook:
+        if self.placement is not None:  # its processes live outside any cgroup: a cgroup-mode successor must look
+            self.placement.pending()
+        return super().hook(program, nonce)
+
     async def discover(self) -> Found:
         return await self._scans.fresh()
 
@@ -357,8 +387,56 @@ class _Coalesced:
 def make_identity(state_dir: Path, setting: str) -> Identity:
     """cgroup mode where a writable cgroup v2 is found (unless ``cgroup = "off"``), else tags."""
     home = process_tags.home_id(state_dir)
+    placement = Placement(state_dir / PLACEMENT_FILE)
     if setting != "off":
         tree = locate(home)
         if tree is not None:
-            return CgroupIdentity(home, tree)
-    return TagIdentity(home)
+            return CgroupIdentity(home, tree, placement)
+    return TagIdentity(home, placement)
+
+
+class Placement:
+    """A one-word file in the state dir: may a process of this home be outside its cgroup?
+
+    ``pending`` is written before a spawn whose child is moved into its cgroup later, and in tags
+    mode (no cgroups at all); ``clean`` once every child is in its cgroup. It is written without
+    fsync: a procbot killed with -9 loses nothing the kernel has, and a machine crash takes the
+    children with it. A missing or unreadable file counts as pending, except in a state dir whose
+    cgroup subtree this procbot made itself (no procbot of this home ran in cgroup mode since boot).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._state: str | None = None  # what this procbot last wrote
+
+    def may_have_outsiders(self, subtree_is_new: bool) -> bool:
+        try:
+            with open(self.path, "rb") as f:
+                return f.read().strip() != b"clean"
+        except FileNotFoundError:
+            return not subtree_is_new
+        except OSError:
+            return True
+
+    def pending(self) -> bool:
+        """Record that a child may be outside its cgroup; False if that could not be written."""
+        return self._state == "pending" or self._write("pending")
+
+    def clean(self) -> None:
+        if self._state != "clean":
+            self._write("clean")
+
+    def _write(self, word: str) -> bool:
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                os.write(fd, word.encode() + b"\n")
+            finally:
+                os.close(fd)
+        except OSError as e:
+            self._state = None
+            log.warning("cannot write %s (%s): children are moved into their cgroups before the spawn returns",
+                        self.path, e)
+            return False
+        self._state = word
+        return True

@@ -1,0 +1,43 @@
+"""What an offline daemon never loads: OpenSSL stays out unless the config can reach the network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.startup_memory import OFFLINE_TABLES, needs_tls
+from tests.daemon_harness import Daemon, write_config
+
+
+def _openssl_mapped(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/maps") as f:
+        return sorted({line.split()[-1] for line in f if "libssl" in line or "_ssl." in line or "libcrypto" in line})
+
+
+def test_a_daemon_with_no_network_service_configured_never_loads_openssl(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, "\n"
+                                 '[[program]]\nname = "nap"\ncommand = ["sleep", "3600"]\n\n'
+                                 '[[alerts.route]]\nto = ["console"]\n')
+    daemon = Daemon(cfg)
+    try:
+        daemon.wait_ready(1)
+        assert _openssl_mapped(daemon.proc.pid) == []
+    finally:
+        daemon.stop()
+
+
+@pytest.mark.parametrize("table", sorted(OFFLINE_TABLES))
+def test_an_offline_table_alone_needs_no_tls(table: str) -> None:
+    assert not needs_tls({table: {}})
+
+
+@pytest.mark.parametrize("data", [
+    {"slack": {}},
+    {"discord": {}},
+    {"a_table_added_later": {}},
+    {"alerts": {"route": [{"to": ["console", "slack:C1"]}]}},
+    {"digest": [{"name": "daily", "cron": "0 9 * * *", "to": ["discord:123"]}]},
+], ids=["slack", "discord", "unknown-table", "alert-to-a-chat", "digest-to-a-chat"])
+def test_a_config_that_can_reach_the_network_keeps_tls(data: dict[str, object]) -> None:
+    assert needs_tls(data)
