@@ -126,3 +126,21 @@ class RegistryUnavailable(RegistryError):
     """The registry can be neither read nor stood in for right now (a read that needs the file)."""
 
     code = "registry_unavailable"
+
+
+class FleetUnavailable(ProcbotError):
+    """The fleet link (NATS) is down, so a command for another host cannot be sent."""
+
+    code = "fleet_down"
+
+
+class HostOffline(ProcbotError):
+    """Nothing serves commands for that host right now (NATS answered "no responders")."""
+
+    code = "host_offline"
+
+
+class HostTimeout(ProcbotError):
+    """A host took the command but did not reply within the fleet's request timeout."""
+
+    code = "host_timeout"

@@ -305,6 +305,8 @@ class ClusterSettings(Strict):
     nkey_seed_file: str | None = None
     creds_file: str | None = Field(None, description="a .creds file (JWT + NKey seed)")
     tls: ClusterTLS | None = None
+    role: Literal["auto", "host", "front"] = Field("auto", description="front = serve chat for the whole fleet; "
+                                                   "auto: a front when this config has chat credentials")
     request_timeout: float = Field(5.0, gt=0, le=300, description="seconds a remote command may take")
     heartbeat_interval: float = Field(5.0, gt=0, le=3600)
     heartbeat_ttl: float = Field(15.0, gt=0, le=86400, description="a host silent this long is an incident")
