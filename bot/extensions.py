@@ -22,6 +22,7 @@ from core.alerts.policy import AlertPolicy
 from core.alerts.recording import RegistryAlerts, route_destinations
 from core.digest.builder import DigestBuilder
 from core.errors import ConfigError, DeliveryError
+from core.fleet.publisher import RelayOutbox
 from core.ports import Messenger
 from core.process.oom import OomWatch
 from core.spec import Config
@@ -52,7 +53,9 @@ def install_extensions(app: App, *, outbox_backoff: float = 1.0) -> Alerting:
         raise ConfigError(app.config.source, key, problem)
     incidents = IncidentStore(app.registry)
     rollup = SampleRollup(app.registry)
-    outbox = Outbox(OutboxStore(app.registry), messenger_lookup(app), app.clock, backoff_initial=outbox_backoff)
+    # in a fleet the outbox can also hand whole rows to the relay (core.fleet.publisher); otherwise the same Outbox
+    outbox_class = RelayOutbox if app.config.cluster is not None else Outbox
+    outbox = outbox_class(OutboxStore(app.registry), messenger_lookup(app), app.clock, backoff_initial=outbox_backoff)
     policy = AlertPolicy(
         bus=app.bus, outbox=outbox, store=incidents, silences=app.silences, supervisor=app.supervisor,
         settings=lambda: app.config.alerts, clock=app.clock, host=app.host, oom=OomWatch(),

@@ -67,6 +67,7 @@ class FleetNode:
         self.link.on_connect(self.heartbeat.attach)
         if self.front:
             self.link.on_connect(self.liveness.attach)
+        self.consumer: object = None
         self._stoppers = [self.heartbeat.stop, self.liveness.stop, self.service.stop]
 
     def _snapshot(self) -> tuple[int, list[str]]:

@@ -36,16 +36,20 @@ async def make_member(nats_server: NatsServer, make_app: MakeApp, tmp_path: Path
 
     Each member has its own state directory and host name, like a separate machine; its link
     to the real nats-server is up when this returns. ``alerting=True`` installs the alert
-    outbox too (and, on a host, its relay to the front).
+    outbox too (and, on a host, its relay to the front); ``messengers`` stand in for chat
+    platforms on a front (the fleet under test is NATS; the last hop to chat is tested elsewhere).
     """
 
     async def factory(host: str, *, role: str = "host", alerting: bool = False, cluster: dict[str, Any] | None = None,
-                      connect: bool = True, **kwargs: Any) -> tuple[App, FleetNode]:
-        app = await make_app(state_dir=tmp_path / host, start=False,
+                      connect: bool = True, messengers: dict[str, Any] | None = None,
+                      **kwargs: Any) -> tuple[App, FleetNode]:
+        # App.host is procbot.host_name today; after the merge it is fleet_host(config) (see the report)
+        app = await make_app(state_dir=tmp_path / host, start=False, procbot={"host_name": host},
                              cluster={"url": nats_server.url, "host": host, "role": role,
                                       "heartbeat_interval": 0.2, "heartbeat_ttl": 1.0, "request_timeout": 2.0,
                                       **(cluster or {})},
                              **kwargs)
+        app.messengers.update(messengers or {})
         node = install_fleet(app, alerting=install_extensions(app, outbox_backoff=0.05) if alerting else None,
                              reconnect_wait=0.1, check_every=0.05)
         await app.start()
