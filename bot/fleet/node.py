@@ -60,13 +60,15 @@ class FleetNode:
         self.service = CommandService(self.host, app.dispatcher)
         self.heartbeat = HeartbeatSender(self.host, self._snapshot, app.clock, interval=settings.heartbeat_interval,
                                          ttl=settings.heartbeat_ttl, version=_version(), front=self.front)
-        self.liveness = Liveness(app.clock, ttl=settings.heartbeat_ttl, check_every=check_every)
+        self.liveness = Liveness(app.clock, ttl=settings.heartbeat_ttl, check_every=check_every,
+                                 link_up=lambda: self.link.up)
         self.client = FleetClient(self.link, self.liveness, timeout=settings.request_timeout)
         self.commands = FleetCommands(app.dispatcher, self.client, self.liveness, self.host)
         self.link.on_connect(self.service.attach)
         self.link.on_connect(self.heartbeat.attach)
         if self.front:
             self.link.on_connect(self.liveness.attach)
+            self.link.on_reconnect(self.liveness.rewatch)
         self.consumer: object = None
         self._stoppers = [self.heartbeat.stop, self.liveness.stop, self.service.stop]
 

@@ -42,25 +42,37 @@ class FrontConsumer:
         self.outbox = outbox
         self.stream_max_age = stream_max_age
         self._task: asyncio.Task[None] | None = None
+        self._sub: object = None
         #: rows queued from the fleet (tests and the benchmark read it)
         self.taken = 0
 
     async def attach(self, nc: Client) -> None:
+        """Bind to the durable consumer and start taking (FleetLink.on_connect, once).
+
+        Not again on reconnect: nats-py's pull subscription carries on across a server restart,
+        and a second binding would leave messages with the first one's pending pull requests
+        until ``ack_wait`` (measured).
+        """
         js = nc.jetstream()
         await ensure_stream(js, self.stream_max_age)
         config = ConsumerConfig(durable_name=FRONT_CONSUMER, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT,
                                 deliver_policy=DeliverPolicy.ALL, max_deliver=-1, max_ack_pending=10_000)
         sub = await js.pull_subscribe(f"{EVT_PREFIX}.>", durable=FRONT_CONSUMER, stream=EVT_STREAM, config=config)
+        self._sub = sub
         self._task = asyncio.create_task(self._run(sub), name="fleet-consumer")
 
     async def _run(self, sub: object) -> None:
         while True:
             try:
                 msgs = await sub.fetch(FETCH_BATCH, timeout=FETCH_WAIT)  # type: ignore[attr-defined]
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nothing new within FETCH_WAIT (nats' TimeoutError is one too)
                 continue
             except (nats.errors.Error, OSError) as e:  # link down: the durable consumer waits on the server
-                log.debug("fleet consumer: %s", e)
+                log.debug("fleet consumer: %s %s", type(e).__name__, e)
+                await asyncio.sleep(0.2)
+                continue
+            except Exception:  # boundary: this loop is the front's only way in for the fleet's alerts
+                log.exception("fleet consumer: fetch failed")
                 await asyncio.sleep(0.2)
                 continue
             for msg in msgs:
@@ -100,6 +112,9 @@ class FrontConsumer:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if self._sub is not None:
+            sub, self._sub = self._sub, None
+            await _settle(sub.unsubscribe())  # type: ignore[attr-defined]
 
 
 async def _settle(op: object) -> None:

@@ -39,12 +39,17 @@ class FleetLink:
         self.down_since: float | None = None
         self.last_error: str = ""
         self._on_connect: list[OnConnect] = []
+        self._on_reconnect: list[OnConnect] = []
         self._task: asyncio.Task[None] | None = None
         self._first = asyncio.Event()
 
     def on_connect(self, cb: OnConnect) -> None:
         """Run ``cb(nc)`` once, after the first successful connect (subscriptions, streams, buckets)."""
         self._on_connect.append(cb)
+
+    def on_reconnect(self, cb: OnConnect) -> None:
+        """Run ``cb(nc)`` after every reconnect (what nats-py does not restore: KV watchers)."""
+        self._on_reconnect.append(cb)
 
     @property
     def up(self) -> bool:
@@ -86,6 +91,8 @@ class FleetLink:
             self.down_since = None
             self.last_error = ""
             log.info("fleet link to NATS is back")
+            if self.nc is not None:
+                await self._run_callbacks(self._on_reconnect, self.nc)
 
         nc = await nats.connect(
             **self._options, name=f"procbot-{self.host}", error_cb=error_cb, disconnected_cb=disconnected_cb,
@@ -97,12 +104,15 @@ class FleetLink:
         self.down_since = None
         self.last_error = ""
         log.info("fleet link up: host %s", self.host)
-        for cb in self._on_connect:
+        await self._run_callbacks(self._on_connect, nc)
+        self._first.set()
+
+    async def _run_callbacks(self, callbacks: list[OnConnect], nc: Client) -> None:
+        for cb in callbacks:
             try:
                 await cb(nc)
             except Exception:  # boundary: one failing set-up step must not keep the rest of the fleet down
                 log.exception("fleet set-up step failed")
-        self._first.set()
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -76,7 +76,7 @@ class HeartbeatSender:
         try:
             await self._kv.put(self.host, encode_heartbeat(self.heartbeat()))
         except (nats.errors.Error, OSError, TimeoutError) as e:  # link down: the next beat says we are back
-            log.debug("heartbeat not sent: %s", e)
+            log.debug("heartbeat not sent: %s %s", type(e).__name__, e)
 
     async def _run(self) -> None:
         while True:
@@ -104,14 +104,18 @@ class Liveness:
     """Front side: every host that ever sent a heartbeat, and which of them went silent."""
 
     def __init__(self, clock: Clock, *, ttl: float, on_silent: HostCallback | None = None,
-                 on_back: HostCallback | None = None, check_every: float = 0.25) -> None:
+                 on_back: HostCallback | None = None, check_every: float = 0.25,
+                 link_up: Callable[[], bool] = lambda: True) -> None:
         self.clock = clock
+        self.link_up = link_up
+        self._paused = False
         self.ttl = ttl
         self.on_silent = on_silent
         self.on_back = on_back
         self.check_every = check_every
         self._hosts: dict[str, HostView] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._watch_task: asyncio.Task[None] | None = None
 
     # -- reading -----------------------------------------------------------
     def get(self, host: str) -> HostView | None:
@@ -125,10 +129,17 @@ class Liveness:
 
     # -- feeding -----------------------------------------------------------
     async def attach(self, nc: Client) -> None:
+        await self.rewatch(nc)
+        self._tasks.append(asyncio.create_task(self._check(), name="fleet-liveness-check"))
+
+    async def rewatch(self, nc: Client) -> None:
+        """(Re)start watching the bucket: nats-py's KV watcher does not survive a server restart."""
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            await asyncio.gather(self._watch_task, return_exceptions=True)
         kv = await hosts_bucket(nc, self.ttl)
         watcher = await kv.watchall()
-        self._tasks.append(asyncio.create_task(self._watch(watcher), name="fleet-liveness-watch"))
-        self._tasks.append(asyncio.create_task(self._check(), name="fleet-liveness-check"))
+        self._watch_task = asyncio.create_task(self._watch(watcher), name="fleet-liveness-watch")
 
     async def _watch(self, watcher: KeyValue.KeyWatcher) -> None:
         while True:
@@ -170,7 +181,20 @@ class Liveness:
             await self.check()
 
     async def check(self) -> None:
+        """Call silent every host whose last heartbeat is older than the TTL.
+
+        Not while this front's own link is down: then every host would look silent. When
+        the link returns, each host gets a fresh TTL to be heard from again.
+        """
         now = self.clock.time()
+        if not self.link_up():
+            self._paused = True
+            return
+        if self._paused:
+            self._paused = False
+            for view in self._hosts.values():
+                view.seen_at = max(view.seen_at, now)
+            return
         for view in list(self._hosts.values()):
             if not view.silent and now - view.seen_at > self.ttl:
                 view.silent, view.silent_since = True, view.seen_at
@@ -185,6 +209,9 @@ class Liveness:
             log.exception("host liveness callback failed for %s", view.host)
 
     async def stop(self) -> None:
+        if self._watch_task is not None:
+            self._tasks.append(self._watch_task)
+            self._watch_task = None
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
