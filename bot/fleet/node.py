@@ -61,7 +61,7 @@ class FleetNode:
         self.heartbeat = HeartbeatSender(self.host, self._snapshot, app.clock, interval=settings.heartbeat_interval,
                                          ttl=settings.heartbeat_ttl, version=_version(), front=self.front)
         self.liveness = Liveness(app.clock, ttl=settings.heartbeat_ttl, check_every=check_every,
-                                 link_up=lambda: self.link.up)
+                                 link_up=lambda: self.link.up, self_host=self.host)
         self.client = FleetClient(self.link, self.liveness, timeout=settings.request_timeout)
         self.commands = FleetCommands(app.dispatcher, self.client, self.liveness, self.host)
         self.link.on_connect(self.service.attach)

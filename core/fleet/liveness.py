@@ -105,8 +105,10 @@ class Liveness:
 
     def __init__(self, clock: Clock, *, ttl: float, on_silent: HostCallback | None = None,
                  on_back: HostCallback | None = None, check_every: float = 0.25,
-                 link_up: Callable[[], bool] = lambda: True) -> None:
+                 link_up: Callable[[], bool] = lambda: True, self_host: str | None = None) -> None:
         self.clock = clock
+        #: this front's own host: listed with the others, never called silent by itself
+        self.self_host = self_host
         self.link_up = link_up
         self._paused = False
         self.ttl = ttl
@@ -196,7 +198,7 @@ class Liveness:
                 view.seen_at = max(view.seen_at, now)
             return
         for view in list(self._hosts.values()):
-            if not view.silent and now - view.seen_at > self.ttl:
+            if not view.silent and view.host != self.self_host and now - view.seen_at > self.ttl:
                 view.silent, view.silent_since = True, view.seen_at
                 log.warning("host %s silent since its heartbeat %.0fs ago", view.host, now - view.seen_at)
                 if self.on_silent is not None:
