@@ -46,6 +46,8 @@ def install_fleet(app: App, *, alerting: Alerting | None = None, reconnect_wait:
         node.liveness.on_silent = silence.silent
         node.liveness.on_back = silence.back
     app.dispatcher.notes = _Notes(app.dispatcher.notes, node)
+    # the handler chat adapters should be given (TODO(merge): App._start_adapters passes app.commands)
+    app.commands = node.commands  # type: ignore[attr-defined]
     app.extensions.append(node)
     return node
 
