@@ -11,9 +11,9 @@ import pytest
 from bot.app import App
 from bot.extensions import install_extensions
 from bot.fleet.install import install_fleet
+from bot.fleet.natsd import NatsServer
 from bot.fleet.node import FleetNode
 from tests.conftest import MakeApp
-from tests.fleet.natsd import NatsServer
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import nats
 import pytest
 
-from tests.fleet.natsd import NatsServer
+from bot.fleet.natsd import NatsServer
 
 
 async def test_a_stream_written_before_a_restart_is_still_there_after_it(nats_server: NatsServer) -> None:

