@@ -51,10 +51,9 @@ class NatsServer:
 
     def start(self, timeout: float = 10.0) -> None:
         self.store.mkdir(parents=True, exist_ok=True)
-        argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-m", str(self.monitor_port),
-                "-js", "-sd", str(self.store)]
-        if self.config is not None:
-            argv += ["-c", str(self.config)]
+        argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-m", str(self.monitor_port), "-js"]
+        # a config file names its own store_dir (nats-server refuses it twice)
+        argv += ["-c", str(self.config)] if self.config is not None else ["-sd", str(self.store)]
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout

@@ -58,10 +58,13 @@ class HeartbeatSender:
         self.front = front
         self.started_at = clock.time()
         self._task: asyncio.Task[None] | None = None
+        self._nc: Client | None = None
         self._kv: KeyValue | None = None
 
     async def attach(self, nc: Client) -> None:
-        self._kv = await hosts_bucket(nc, self.ttl)
+        """Beat now and every interval. The bucket is looked up on each beat until found: a host whose
+        NATS user may not create it (the shipped server config) waits for a front to create it."""
+        self._nc = nc
         await self.beat()
         self._task = asyncio.create_task(self._run(), name="fleet-heartbeat")
 
@@ -71,9 +74,11 @@ class HeartbeatSender:
                          failing=len(failing), version=self.version, front=self.front, failing_names=failing[:20])
 
     async def beat(self) -> None:
-        if self._kv is None:
+        if self._nc is None:
             return
         try:
+            if self._kv is None:
+                self._kv = await hosts_bucket(self._nc, self.ttl)
             await self._kv.put(self.host, encode_heartbeat(self.heartbeat()))
         except (nats.errors.Error, OSError, TimeoutError) as e:  # link down: the next beat says we are back
             log.debug("heartbeat not sent: %s %s", type(e).__name__, e)
