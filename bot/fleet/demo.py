@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -39,6 +41,20 @@ async def pump(name: str, stream: asyncio.StreamReader) -> None:
     while line := await stream.readline():
         sys.stdout.write(f"[{name:<7}] {line.decode(errors='replace')}")
         sys.stdout.flush()
+
+
+def _stop_left_programs(db: Path) -> None:
+    """Programs of a member killed with -9 during the demo outlive it: the demo ends them too."""
+    from core.process import procfs
+
+    if not db.exists():
+        return
+    with contextlib.closing(sqlite3.connect(db, timeout=2)) as conn:
+        runs = conn.execute("SELECT pid, start_ticks FROM runs WHERE ended_at IS NULL").fetchall()
+    for pid, ticks in runs:
+        if procfs.is_alive(pid, ticks):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
 
 
 async def _report_exit(name: str, p: asyncio.subprocess.Process) -> None:
@@ -88,6 +104,8 @@ Ctrl-C stops everything.
     await asyncio.gather(*waiters, return_exceptions=True)
     for t in tasks:
         t.cancel()
+    for name in procs:
+        _stop_left_programs(base / name / "state" / "procbot.db")
     server.stop()
     return 0
 
