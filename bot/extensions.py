@@ -22,7 +22,6 @@ from core.alerts.policy import AlertPolicy
 from core.alerts.recording import RegistryAlerts, route_destinations
 from core.digest.builder import DigestBuilder
 from core.errors import ConfigError, DeliveryError
-from core.fleet.publisher import RelayOutbox
 from core.ports import Messenger
 from core.process.oom import OomWatch
 from core.spec import Config
@@ -54,7 +53,11 @@ def install_extensions(app: App, *, outbox_backoff: float = 1.0) -> Alerting:
     incidents = IncidentStore(app.registry)
     rollup = SampleRollup(app.registry)
     # in a fleet the outbox can also hand whole rows to the relay (core.fleet.publisher); otherwise the same Outbox
-    outbox_class = RelayOutbox if app.config.cluster is not None else Outbox
+    outbox_class = Outbox
+    if app.config.cluster is not None:  # nats-py (~0.4-0.8 s to import here) is loaded only by fleet members
+        from core.fleet.publisher import RelayOutbox
+
+        outbox_class = RelayOutbox
     outbox = outbox_class(OutboxStore(app.registry), messenger_lookup(app), app.clock, backoff_initial=outbox_backoff)
     policy = AlertPolicy(
         bus=app.bus, outbox=outbox, store=incidents, silences=app.silences, supervisor=app.supervisor,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.app import App
 from bot.extensions import Alerting
-from bot.fleet.node import FleetNode
-from core.alerts.recording import route_destinations
-from core.fleet.consumer import FrontConsumer
-from core.fleet.host_alerts import HostSilenceAlerts
-from core.fleet.publisher import OutboxRelay
-from core.fleet.streams import ensure_stream
+
+if TYPE_CHECKING:
+    from bot.fleet.node import FleetNode
 
 #: platforms whose alerts a host without their credentials hands to the front
 RELAYED_PLATFORMS = ("slack", "discord")
@@ -25,6 +24,14 @@ def install_fleet(app: App, *, alerting: Alerting | None = None, reconnect_wait:
     """
     if app.config.cluster is None:
         return None
+    # imported here: a single host (no [cluster]) never loads nats-py
+    from bot.fleet.node import FleetNode
+    from core.alerts.recording import route_destinations
+    from core.fleet.consumer import FrontConsumer
+    from core.fleet.host_alerts import HostSilenceAlerts
+    from core.fleet.publisher import OutboxRelay
+    from core.fleet.streams import ensure_stream
+
     node = FleetNode(app, reconnect_wait=reconnect_wait, check_every=check_every)
     settings = app.config.cluster
     if alerting is not None and not node.front:
