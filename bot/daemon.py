@@ -50,8 +50,15 @@ async def serve(config_path: Path, out: TextIO | None = None) -> int:
     app = App(config, console_out=out)
     from bot.extensions import install_extensions
 
-    install_extensions(app)
-    control = ControlServer(socket_path(config.state_dir), app.dispatcher, ControlLimits())
+    alerting = install_extensions(app)
+    from bot.fleet.install import install_fleet
+
+    fleet = install_fleet(app, alerting=alerting)  # None without [cluster]: nothing changes
+    if fleet is not None:
+        redactor.add(*fleet.secrets)
+    # a front's control socket reaches the fleet too (`procbot status @web-02`)
+    control = ControlServer(socket_path(config.state_dir), fleet.commands if fleet else app.dispatcher,
+                            ControlLimits())
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     reloads: set[asyncio.Task[None]] = set()

@@ -49,7 +49,13 @@ def install_extensions(app: App, *, outbox_backoff: float = 1.0) -> Alerting:
         raise ConfigError(app.config.source, key, problem)
     incidents = IncidentStore(app.registry)
     rollup = SampleRollup(app.registry)
-    outbox = Outbox(OutboxStore(app.registry), messenger_lookup(app), app.clock, backoff_initial=outbox_backoff)
+    # in a fleet the outbox can also hand whole rows to the relay (core.fleet.publisher); otherwise the same Outbox
+    outbox_class = Outbox
+    if app.config.cluster is not None:  # nats-py (~0.4-0.8 s to import here) is loaded only by fleet members
+        from core.fleet.publisher import RelayOutbox
+
+        outbox_class = RelayOutbox
+    outbox = outbox_class(OutboxStore(app.registry), messenger_lookup(app), app.clock, backoff_initial=outbox_backoff)
     policy = AlertPolicy(
         bus=app.bus, outbox=outbox, store=incidents, silences=app.silences, supervisor=app.supervisor,
         settings=lambda: app.config.alerts, clock=app.clock, host=app.host, oom=OomWatch(),

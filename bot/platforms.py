@@ -68,6 +68,8 @@ class Platform:
     warnings: Callable[[Config, Mapping[str, str]], list[str]] = lambda _c, _e: []
     #: takes channel-less destinations (``console``) instead of ``<name>:NAME``
     bare: bool = False
+    #: people type commands on it (a chat), so a fleet member with it set up is a front
+    chat: bool = False
 
 
 # ------------------------------------------------------------------ the rows' pieces
@@ -160,13 +162,13 @@ PLATFORMS: tuple[Platform, ...] = (
     Platform(
         name="slack", label="Slack", settings_key="[slack]",
         configured=lambda c: c.slack is not None and c.slack.enabled,
-        credentials=_slack_credentials, missing=_slack_missing, build=_build_slack,
+        credentials=_slack_credentials, missing=_slack_missing, build=_build_slack, chat=True,
         secrets=lambda s: s.values(), problems=_credential_file_problems(_slack_credentials),
     ),
     Platform(
         name="discord", label="Discord", settings_key="[discord]",
         configured=lambda c: c.discord is not None and c.discord.enabled,
-        credentials=_discord_credentials, missing=_discord_missing, build=_build_discord,
+        credentials=_discord_credentials, missing=_discord_missing, build=_build_discord, chat=True,
         secrets=lambda token: [token], problems=_credential_file_problems(_discord_credentials),
     ),
     Platform(
@@ -263,3 +265,8 @@ def unready_destinations(config: Config, environ: Mapping[str, str]) -> list[str
             continue
         out += [problem] if problem else p.warnings(config, environ)
     return out
+
+
+def chat_ready(config: Config, environ: Mapping[str, str]) -> bool:
+    """A chat platform is set up here with its credentials: in a fleet, this member is a front."""
+    return any(p.chat and p.configured(config) and p.credentials(config, environ) for p in PLATFORMS)

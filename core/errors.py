@@ -134,3 +134,21 @@ class IllegalTransition(ProcbotError):
     def __init__(self, program: str, old: str, new: str) -> None:
         super().__init__(f"procbot bug: `{program}` cannot go from {old} to {new}; please report it.")
         self.program, self.old, self.new = program, old, new
+
+
+class FleetUnavailable(ProcbotError):
+    """The fleet link (NATS) is down, so a command for another host cannot be sent."""
+
+    code = "fleet_down"
+
+
+class HostOffline(ProcbotError):
+    """Nothing serves commands for that host right now (NATS answered "no responders")."""
+
+    code = "host_offline"
+
+
+class HostTimeout(ProcbotError):
+    """A host took the command but did not reply within the fleet's request timeout."""
+
+    code = "host_timeout"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -331,6 +332,75 @@ class DigestSpec(Strict):
     _dest = field_validator("to")(Route._dest.__func__)  # type: ignore[attr-defined]
 
 
+#: a fleet host name is one NATS subject token: no dots (separators), wildcards (* >) or spaces
+HOST_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+class ClusterTLS(Strict):
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    _paths = field_validator("ca_file", "cert_file", "key_file")(_path)
+
+    @model_validator(mode="after")
+    def _pair(self) -> ClusterTLS:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("give both cert_file and key_file (a client certificate), or neither")
+        return self
+
+
+class ClusterSettings(Strict):
+    """``[cluster]``: join a fleet through a NATS server. Secrets are named here, never written here."""
+
+    url: str = Field("nats://127.0.0.1:4222", description="nats:// or tls:// URL; several: comma-separated")
+    host: str | None = Field(None, pattern=HOST_PATTERN, description="this host's name in the fleet; "
+                             "default: procbot.host_name, else the hostname")
+    user: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    token_env: str | None = None
+    token_file: str | None = None
+    nkey_seed_file: str | None = None
+    creds_file: str | None = Field(None, description="a .creds file (JWT + NKey seed)")
+    tls: ClusterTLS | None = None
+    role: Literal["auto", "host", "front"] = Field("auto", description="front = serve chat for the whole fleet; "
+                                                   "auto: a front when this config has chat credentials")
+    request_timeout: float = Field(5.0, gt=0, le=300, description="seconds a remote command may take")
+    heartbeat_interval: float = Field(5.0, gt=0, le=3600)
+    heartbeat_ttl: float = Field(15.0, gt=0, le=86400, description="a host silent this long is an incident")
+    stream_max_age: float = Field(7 * 86400.0, ge=60, description="seconds JetStream keeps a host's events")
+
+    _paths = field_validator("password_file", "token_file", "nkey_seed_file", "creds_file")(_path)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        for u in v.split(","):
+            if not re.match(r"^(nats|tls|ws|wss)://[^\s/]+$", u.strip()):
+                raise ValueError(f"{u.strip()!r} is not a NATS server URL (nats://HOST:PORT or tls://HOST:PORT)")
+        return v
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> ClusterSettings:
+        ways = {
+            "user": self.user is not None or self.password_env is not None or self.password_file is not None,
+            "token": self.token_env is not None or self.token_file is not None,
+            "nkey_seed_file": self.nkey_seed_file is not None,
+            "creds_file": self.creds_file is not None,
+        }
+        chosen = [k for k, on in ways.items() if on]
+        if len(chosen) > 1:
+            raise ValueError(f"give one way to authenticate, not {' and '.join(chosen)}")
+        if ways["user"] and (self.user is None or (self.password_env is None) == (self.password_file is None)):
+            raise ValueError("user needs exactly one of password_env or password_file")
+        if self.token_env is not None and self.token_file is not None:
+            raise ValueError("give token_env or token_file, not both")
+        if self.heartbeat_ttl <= self.heartbeat_interval:
+            raise ValueError("heartbeat_ttl must be longer than heartbeat_interval")
+        return self
+
+
 class Config(Strict):
     procbot: ProcbotSettings = ProcbotSettings()
     program: list[ProgramSpec] = Field(default_factory=list)
@@ -341,6 +411,8 @@ class Config(Strict):
     alerts: AlertSettings = AlertSettings()
     digest: list[DigestSpec] = Field(default_factory=list)
     webhook: list[WebhookSpec] = Field(default_factory=list)
+    #: the fleet link; None = a single host, no NATS (the default)
+    cluster: ClusterSettings | None = None
     #: where the file was read from; relative paths resolve against its folder
     source: str = ""
 
@@ -380,6 +452,11 @@ class Config(Strict):
     def log_dir(self) -> Path:
         return self.resolve(self.procbot.log_dir) if self.procbot.log_dir else self.state_dir / "logs"
 
+    def host(self) -> str:
+        """This host's name in alerts, replies and the fleet: [cluster].host, procbot.host_name, the hostname."""
+        c = self.cluster
+        return (c.host if c and c.host else None) or self.procbot.host_name or socket.gethostname()
+
     def secret_env_names(self) -> set[str]:
         """Variables procbot reads secrets from: never passed to children."""
         names = {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DISCORD_TOKEN"}
@@ -388,4 +465,6 @@ class Config(Strict):
         if self.discord:
             names.add(self.discord.token_env)
         names |= {w.secret_env for w in self.webhook if w.secret_env}
+        if self.cluster:
+            names |= {n for n in (self.cluster.password_env, self.cluster.token_env) if n}
         return names

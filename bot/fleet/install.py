@@ -1,0 +1,71 @@
+"""``install_fleet(app)``: the one call that joins an App to the fleet (a no-op without [cluster])."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.app import App
+from bot.extensions import Alerting
+
+if TYPE_CHECKING:
+    from bot.fleet.node import FleetNode
+
+#: platforms whose alerts a host without their credentials hands to the front
+RELAYED_PLATFORMS = ("slack", "discord")
+
+
+def install_fleet(app: App, *, alerting: Alerting | None = None, reconnect_wait: float = 2.0,
+                  check_every: float = 0.25) -> FleetNode | None:
+    """Build the fleet pieces for ``app`` and register them as an extension (before ``app.start()``).
+
+    ``alerting`` is what ``install_extensions`` returned, when alerts are installed: a host then
+    relays its chat alerts to the front through JetStream; a front consumes them into its own
+    outbox and turns a silent host into an incident.
+    """
+    if app.config.cluster is None:
+        return None
+    # imported here: a single host (no [cluster]) never loads nats-py
+    from bot.fleet.node import FleetNode
+    from core.alerts.recording import route_destinations
+    from core.fleet.consumer import FrontConsumer
+    from core.fleet.host_alerts import HostSilenceAlerts
+    from core.fleet.publisher import OutboxRelay
+    from core.fleet.streams import ensure_stream
+
+    node = FleetNode(app, reconnect_wait=reconnect_wait, check_every=check_every)
+    settings = app.config.cluster
+    if alerting is not None and not node.front:
+        for platform in RELAYED_PLATFORMS:
+            if platform not in app.messengers:
+                app.messengers[platform] = OutboxRelay(node.link, node.host, platform)
+
+        async def stream(nc: object) -> None:
+            await ensure_stream(nc.jetstream(), settings.stream_max_age)  # type: ignore[attr-defined]
+
+        node.link.on_connect(stream)
+    if alerting is not None and node.front:
+        consumer = FrontConsumer(alerting.outbox, stream_max_age=settings.stream_max_age)
+        node.consumer = consumer
+        node.link.on_connect(consumer.attach)
+        node.add_stopper(consumer.stop)
+        silence = HostSilenceAlerts(alerting.outbox, lambda: route_destinations(app.config.alerts.route),
+                                    app.clock)
+        node.liveness.on_silent = silence.silent
+        node.liveness.on_back = silence.back
+    app.dispatcher.notes = _Notes(app.dispatcher.notes, node)
+    app.commands = node.commands  # chat adapters reach every host through the front's router
+    app.extensions.append(node)
+    return node
+
+
+class _Notes:
+    """``/proc status`` lines: the outbox's, and the fleet link's while it is down."""
+
+    def __init__(self, inner: object, node: FleetNode) -> None:
+        self.inner = inner
+        self.node = node
+
+    def status_notes(self) -> list[str]:
+        link = self.node.link.status_note()
+        inner = self.inner.status_notes() if self.inner is not None else []  # type: ignore[attr-defined]
+        return [*([link] if link else []), *inner]

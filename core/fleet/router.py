@@ -1,0 +1,151 @@
+"""The front's command handler: this host's dispatcher, plus the fleet behind ``@host``.
+
+Stands where the dispatcher stood (it is a :class:`~core.ports.CommandHandler`
+and answers the control socket's ``audit_refusal`` too), so adapters need no
+change. A command without a host part goes to the local dispatcher as
+before, except bare ``status``, which covers every host. ``@host`` goes to
+that host; ``@glob`` to every known matching host, their replies merged, one
+section per host, silent hosts named. Buttons on a remote reply are
+rewritten to ``fleet:<host>:<value>`` so a press goes back to the host whose
+dispatcher holds the confirmation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+from core.actor import CommandContext
+from core.errors import FleetUnavailable, HostOffline, HostTimeout, InvalidInput, ProcbotError
+from core.fleet.client import FleetClient
+from core.fleet.liveness import Liveness, ago
+from core.fleet.targets import HostedCommand, split_host
+from core.reply import Button, Field, Reply, Table, Tone
+
+PRESS_PREFIX = "fleet:"
+_FLEET_ERRORS = (FleetUnavailable, HostOffline, HostTimeout)
+
+
+class FleetCommands:
+    def __init__(self, local: object, client: FleetClient, liveness: Liveness, host: str) -> None:
+        self.local = local
+        self.client = client
+        self.liveness = liveness
+        self.host = host
+
+    # -- CommandHandler ------------------------------------------------------
+    async def handle(self, text: str, ctx: CommandContext) -> Reply:
+        try:
+            cmd = split_host(text)
+        except InvalidInput as e:
+            return Reply.error(e)
+        if cmd.hosts is None:
+            if cmd.text.strip().lower() in ("status", "ps", "st") and self.liveness.names():
+                return await self._many(HostedCommand(cmd.text, "*"), ctx)
+            return await self.local.handle(text, ctx)  # type: ignore[attr-defined]
+        if not cmd.is_glob:
+            return await self._one(cmd.hosts, cmd.text, ctx)
+        return await self._many(cmd, ctx)
+
+    async def press(self, value: str, ctx: CommandContext) -> Reply:
+        if not value.startswith(PRESS_PREFIX):
+            return await self.local.press(value, ctx)  # type: ignore[attr-defined]
+        host, _, inner = value[len(PRESS_PREFIX):].partition(":")
+        if host == self.host:
+            return await self.local.press(inner, ctx)  # type: ignore[attr-defined]
+        try:
+            return _tagged(await self.client.send(host, inner, ctx, kind="press"), host)
+        except _FLEET_ERRORS as e:
+            return Reply.error(e)
+
+    async def complete(self, prefix: str, ctx: CommandContext, verb: str | None = None) -> list[str]:
+        return await self.local.complete(prefix, ctx, verb)  # type: ignore[attr-defined]
+
+    def groups_of_interest(self, platform: str) -> set[str]:
+        return self.local.groups_of_interest(platform)  # type: ignore[attr-defined,no-any-return]
+
+    async def refused(self, ctx: CommandContext, command: str, reason: str) -> None:
+        await self.local.refused(ctx, command, reason)  # type: ignore[attr-defined]
+
+    async def audit_refusal(self, ctx: CommandContext, text: str, outcome: str, detail: str) -> None:
+        await self.local.audit_refusal(ctx, text, outcome, detail)  # type: ignore[attr-defined]
+
+    # -- routing -------------------------------------------------------------
+    async def _one(self, host: str, text: str, ctx: CommandContext) -> Reply:
+        if host == self.host:
+            return await self.local.handle(text, ctx)  # type: ignore[attr-defined]
+        try:
+            return _tagged(await self.client.send(host, text, ctx), host)
+        except _FLEET_ERRORS as e:
+            return Reply.error(e)
+
+    async def _many(self, cmd: HostedCommand, ctx: CommandContext) -> Reply:
+        hosts = sorted(set(cmd.matching([*self.liveness.names(), self.host])))
+        if not hosts:
+            return Reply.error(InvalidInput(f"No known host matches `{cmd.hosts}` "
+                                            f"(known: {', '.join([self.host, *self.liveness.names()])})."))
+        silent = {v.host for v in self.liveness.hosts() if v.silent}
+        asking = [h for h in hosts if h not in silent]
+        replies = await asyncio.gather(*(self._ask(h, cmd.text, ctx) for h in asking))
+        return merge(dict(zip(asking, replies, strict=True)), [h for h in hosts if h in silent], self.liveness,
+                     self.client.link.clock.time())
+
+    async def _ask(self, host: str, text: str, ctx: CommandContext) -> Reply | ProcbotError:
+        try:
+            return await self._one_raw(host, text, ctx)
+        except _FLEET_ERRORS as e:
+            return e
+
+    async def _one_raw(self, host: str, text: str, ctx: CommandContext) -> Reply:
+        if host == self.host:
+            return await self.local.handle(text, ctx)  # type: ignore[attr-defined,no-any-return]
+        return _tagged(await self.client.send(host, text, ctx), host)
+
+
+def _tagged(reply: Reply, host: str) -> Reply:
+    """A remote reply whose buttons come back here as ``fleet:<host>:<value>``."""
+    if reply.buttons:
+        reply.buttons = [replace(b, value=f"{PRESS_PREFIX}{host}:{b.value}") for b in reply.buttons]
+    reply.data.setdefault("host", host)
+    return reply
+
+
+def merge(replies: dict[str, Reply | ProcbotError], silent: list[str], liveness: Liveness, now: float) -> Reply:
+    """One reply for several hosts: tables joined under a ``host`` column, other answers one field per host."""
+    columns: list[str] | None = None
+    rows: list[list[str]] = []
+    states: list[str] = []
+    fields: list[Field] = []
+    buttons: list[Button] = []
+    ok = True
+    for host, r in replies.items():
+        if isinstance(r, ProcbotError):
+            ok = False
+            fields.append(Field(host, str(r), inline=False))
+            continue
+        ok = ok and r.ok
+        if r.table is not None and (columns is None or columns == r.table.columns):
+            columns = r.table.columns
+            rows += [[host, *row] for row in r.table.rows]
+            states += r.table.states or [""] * len(r.table.rows)
+            if r.text:
+                fields.append(Field(host, r.text, inline=False))
+        else:
+            fields.append(Field(host, r.text or r.title, inline=False))
+        buttons += [replace(b, label=f"{b.label} ({host})") for b in r.buttons]
+    for host in silent:
+        view = liveness.get(host)
+        seen = ago(now - view.seen_at) if view else "never"
+        fields.append(Field(host, f"silent (last seen {seen})", inline=False))
+    hosts = len(replies) + len(silent)
+    return Reply(
+        title=f"{hosts} host{'s' if hosts != 1 else ''}" + (f", {len(silent)} silent" if silent else ""),
+        tone=Tone.OK if ok and not silent else Tone.WARN,
+        fields=fields,
+        table=Table(["host", *columns], rows, states) if columns is not None else None,
+        buttons=buttons,
+        ephemeral=all(r.ephemeral for r in replies.values() if isinstance(r, Reply)),
+        data={"hosts": {h: (r.to_dict() if isinstance(r, Reply) else {"error": str(r), "code": r.code})
+                        for h, r in replies.items()}, "silent": silent},
+        ok=ok,
+    )
