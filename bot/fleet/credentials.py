@@ -6,13 +6,15 @@ The values go to nats-py's ``connect`` and to the log redactor, nowhere else:
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ConfigError
 from core.spec import ClusterSettings, Config
+
+if TYPE_CHECKING:
+    import ssl  # loaded only to build a TLS context: an offline single host never loads OpenSSL
 
 #: the config keys that name a file procbot must read before joining the fleet
 _FILE_KEYS = ("password_file", "token_file", "nkey_seed_file", "creds_file")
@@ -119,6 +121,8 @@ def cluster_credentials(settings: ClusterSettings, config: Config, environ: Mapp
 
 
 def _tls_context(settings: ClusterSettings, config: Config) -> ssl.SSLContext:
+    import ssl
+
     tls = settings.tls
     assert tls is not None
     ctx = ssl.create_default_context(cafile=str(config.resolve(tls.ca_file)) if tls.ca_file else None)

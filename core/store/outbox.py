@@ -93,6 +93,11 @@ class OutboxStore:
         rows = await self.registry.fetch_all(f"SELECT {_COLUMNS} FROM outbox WHERE id=?", (entry_id,))
         return _row(rows[0]) if rows else None
 
+    async def by_key(self, dedup_key: str) -> OutboxRow | None:
+        """The row queued under ``dedup_key``: how a fleet front's relayed rows are found again."""
+        rows = await self.registry.fetch_all(f"SELECT {_COLUMNS} FROM outbox WHERE dedup_key=?", (dedup_key,))
+        return _row(rows[0]) if rows else None
+
     async def head(self, destination: str) -> OutboxRow | None:
         """The oldest entry still to deliver to ``destination`` (lanes are strictly first in, first out)."""
         rows = await self.registry.fetch_all(
