@@ -221,7 +221,8 @@ def _client(args: dict[str, Any]) -> int:
         print(render_dict(raw))
     ok = bool(raw.get("ok", True))
     if ok and args["cmd"] == "logs" and args["follow"]:
-        return _follow(Path(raw["data"]["path"]), masked=not args.get("raw"))
+        data = raw["data"]
+        return _follow(Path(data["path"]), masked=not args.get("raw"), start=(data.get("end"), data.get("inode")))
     return exit_status(str(args["cmd"]), bool(args["args"]), raw)
 
 
@@ -241,8 +242,12 @@ def exit_status(verb: str, targeted: bool, reply: dict[str, Any]) -> int:
     return EXIT_FAILED
 
 
-def _follow(path: Path, masked: bool = True) -> int:
-    """Like ``tail -F``: the log daemon rotates by rename, so reopen the name when it is a new file."""
+def _follow(path: Path, masked: bool = True, start: tuple[int | None, int | None] = (None, None)) -> int:
+    """Like ``tail -F``: the log daemon rotates by rename, so reopen the name when it is a new file.
+
+    ``start`` is where the daemon's tail ended (offset, inode): following on from there, a line
+    written between the tail and this open is printed once, not lost.
+    """
     import time
 
     from core.redact import mask_secrets  # masked by default, like every other way out of the log file
@@ -253,7 +258,14 @@ def _follow(path: Path, masked: bool = True) -> int:
     except FileNotFoundError:
         return _fail(f"{path} disappeared", EXIT_FAILED)
     try:
-        f.seek(0, os.SEEK_END)
+        end, inode = start
+        st = os.fstat(f.fileno())
+        if end is None or inode is None:
+            f.seek(0, os.SEEK_END)
+        elif st.st_ino != inode:  # rotated since the tail: all of this file is new
+            f.seek(0)
+        else:
+            f.seek(min(end, st.st_size))
         while True:
             chunk = f.read()
             if chunk:

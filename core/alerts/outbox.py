@@ -48,6 +48,7 @@ from core.errors import DeliveryError, RegistryError
 from core.ports import Messenger, can_edit, can_thread
 from core.reply import Reply
 from core.store.outbox import OutboxRow, OutboxStore
+from core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -172,11 +173,7 @@ class Outbox:
         if self._pruner is not None:
             tasks.append(self._pruner)
             self._pruner = None
-        pending = set(tasks)
-        while pending:  # a cancel swallowed by a library call is repeated until the task ends
-            for t in pending:
-                t.cancel()
-            _, pending = await asyncio.wait(pending, timeout=1.0)
+        await cancel_and_wait(tasks)
         self._lanes.clear()
 
     # -- enqueueing ------------------------------------------------------

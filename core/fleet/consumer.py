@@ -24,6 +24,7 @@ from core.errors import InvalidInput, RegistryError
 from core.fleet.codec import OutboxEvent, decode_event
 from core.fleet.streams import ensure_stream
 from core.fleet.subjects import EVT_PREFIX, EVT_STREAM, FRONT_CONSUMER
+from core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,7 @@ class FrontConsumer:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
             self._task = None
         if self._sub is not None:
             sub, self._sub = self._sub, None

@@ -19,6 +19,7 @@ import nats
 from nats.aio.client import Client
 
 from core.clock import Clock
+from core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +117,7 @@ class FleetLink:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
             self._task = None
         if self.nc is not None:
             nc, self.nc = self.nc, None

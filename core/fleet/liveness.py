@@ -26,6 +26,7 @@ from core.clock import Clock
 from core.errors import InvalidInput
 from core.fleet.codec import Heartbeat, decode_heartbeat, encode_heartbeat
 from core.fleet.subjects import HOSTS_BUCKET
+from core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +91,7 @@ class HeartbeatSender:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
             self._task = None
 
 
@@ -142,8 +142,7 @@ class Liveness:
     async def rewatch(self, nc: Client) -> None:
         """(Re)start watching the bucket: nats-py's KV watcher does not survive a server restart."""
         if self._watch_task is not None:
-            self._watch_task.cancel()
-            await asyncio.gather(self._watch_task, return_exceptions=True)
+            await cancel_and_wait([self._watch_task])
         kv = await hosts_bucket(nc, self.ttl)
         watcher = await kv.watchall()
         self._watch_task = asyncio.create_task(self._watch(watcher), name="fleet-liveness-watch")
@@ -219,9 +218,7 @@ class Liveness:
         if self._watch_task is not None:
             self._tasks.append(self._watch_task)
             self._watch_task = None
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
 
 

@@ -21,6 +21,10 @@ from core.fleet.codec import decode_request, encode_reply
 from core.fleet.subjects import cmd_subject
 from core.ports import CommandHandler
 from core.reply import Reply
+from core.tasks import cancel_and_wait
+
+#: seconds a command still running at shutdown may take to reply before it is cancelled
+STOP_GRACE = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -73,5 +77,6 @@ class CommandService:
             except nats.errors.Error as e:  # a closed connection: nothing left to unsubscribe from
                 log.debug("fleet command unsubscribe: %s", e)
             self._sub = None
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._tasks:  # commands in flight finish (briefly) and reply; what is left is cancelled
+            _, left = await asyncio.wait(list(self._tasks), timeout=STOP_GRACE)
+            await cancel_and_wait(left)

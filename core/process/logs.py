@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -37,24 +38,39 @@ def tail(path: Path, lines: int, max_bytes: int = 256 * 1024) -> list[str]:
     Just after a rotation the live file holds few lines: the rest come from
     ``<path>.1``, so a crash alert right after a rotation still has its context.
     """
-    out: deque[str] = deque(_tail_of(path, max_bytes), maxlen=lines)
+    return tail_with_end(path, lines, max_bytes).lines
+
+
+@dataclass(frozen=True)
+class Tail:
+    lines: list[str]
+    #: where the live file's tail ended (bytes) and which file it was: ``logs -f`` follows on from
+    #: exactly there, so a line written between the tail and the follow is neither lost nor doubled
+    end: int = 0
+    inode: int = 0
+
+
+def tail_with_end(path: Path, lines: int, max_bytes: int = 256 * 1024) -> Tail:
+    live, end, inode = _tail_of(path, max_bytes)
+    out: deque[str] = deque(live, maxlen=lines)
     if len(out) < lines:
-        older = _tail_of(path.with_name(path.name + ".1"), max_bytes)
+        older = _tail_of(path.with_name(path.name + ".1"), max_bytes)[0]
         out.extendleft(reversed(older[-(lines - len(out)):] if older else []))
-    return list(out)
+    return Tail(list(out), end, inode)
 
 
-def _tail_of(path: Path, max_bytes: int) -> list[str]:
+def _tail_of(path: Path, max_bytes: int) -> tuple[list[str], int, int]:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except (FileNotFoundError, OSError):
-        return []
+        return [], 0, 0
     with open(fd, "rb") as f:
+        inode = os.fstat(f.fileno()).st_ino
         f.seek(0, os.SEEK_END)
         size = f.tell()
         start = max(0, size - max_bytes)
         f.seek(start)
-        data = f.read()
+        data = f.read(size - start)
     if start > 0:  # the first line read is a piece of a longer one
         data = data[data.find(b"\n") + 1:]
-    return data.decode(errors="replace").splitlines()
+    return data.decode(errors="replace").splitlines(), size, inode

@@ -8,7 +8,7 @@ from core.actor import CommandContext
 from core.commands.grammar import Command
 from core.commands.verbs import Services
 from core.errors import ProcbotError
-from core.process.logs import log_path, tail
+from core.process.logs import log_path, tail_with_end
 from core.redact import mask_lines
 from core.reply import Reply
 
@@ -22,9 +22,10 @@ async def logs(env: Services, cmd: Command, ctx: CommandContext, programs: list[
     if name in sup.watched:
         raise ProcbotError(f"`{name}` is watched, not managed: procbot has no log file for it.")
     path = log_path(sup.config.log_dir, name)
-    lines = await asyncio.to_thread(tail, path, n)
+    got = await asyncio.to_thread(tail_with_end, path, n)
+    lines = got.lines
     if not (ctx.raw and ctx.actor.local):
         lines = mask_lines(lines)
     body = "\n".join(lines) if lines else "(no output yet)"
     return Reply(title=f"Last {len(lines)} log lines of {name}", code=body,
-                 data={"lines": lines, "path": str(path)})
+                 data={"lines": lines, "path": str(path), "end": got.end, "inode": got.inode})

@@ -1,0 +1,48 @@
+"""Configuration models: what the TOML file may say, validated at load.
+
+Every model forbids unknown keys so a typo is an error naming the key,
+not a setting silently ignored.
+"""
+
+from core.spec.access import Grant, Permissions
+from core.spec.alerts import AlertSettings, DigestSpec, Route
+from core.spec.base import NAME_PATTERN, RESERVED_NAMES, SIGNALS, Strict
+from core.spec.cluster import HOST_PATTERN, ClusterSettings, ClusterTLS
+from core.spec.config import Config
+from core.spec.platforms import (
+    DESTINATION_PATTERN,
+    WEBHOOK_NAME_PATTERN,
+    WEBHOOK_OWN_HEADERS,
+    DiscordSettings,
+    SlackSettings,
+    WebhookSpec,
+)
+from core.spec.programs import Backoff, GiveUp, LogRotation, ProcbotSettings, ProgramSpec, WatchSpec
+
+__all__ = [
+    "DESTINATION_PATTERN",
+    "HOST_PATTERN",
+    "NAME_PATTERN",
+    "RESERVED_NAMES",
+    "SIGNALS",
+    "WEBHOOK_NAME_PATTERN",
+    "WEBHOOK_OWN_HEADERS",
+    "AlertSettings",
+    "Backoff",
+    "ClusterSettings",
+    "ClusterTLS",
+    "Config",
+    "DigestSpec",
+    "DiscordSettings",
+    "GiveUp",
+    "Grant",
+    "LogRotation",
+    "Permissions",
+    "ProcbotSettings",
+    "ProgramSpec",
+    "Route",
+    "SlackSettings",
+    "Strict",
+    "WatchSpec",
+    "WebhookSpec",
+]

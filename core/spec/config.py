@@ -1,0 +1,89 @@
+"""The whole file: every table, and what is derived from them (paths, secret variable names)."""
+
+from __future__ import annotations
+
+import socket
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+
+from core.spec.access import Permissions
+from core.spec.alerts import AlertSettings, DigestSpec
+from core.spec.base import Strict
+from core.spec.cluster import ClusterSettings
+from core.spec.platforms import (
+    DiscordSettings,
+    SlackSettings,
+    WebhookSpec,
+)
+from core.spec.programs import ProcbotSettings, ProgramSpec, WatchSpec
+
+
+class Config(Strict):
+    procbot: ProcbotSettings = ProcbotSettings()
+    program: list[ProgramSpec] = Field(default_factory=list)
+    watch: list[WatchSpec] = Field(default_factory=list)
+    permissions: Permissions = Permissions()
+    slack: SlackSettings | None = None
+    discord: DiscordSettings | None = None
+    alerts: AlertSettings = AlertSettings()
+    digest: list[DigestSpec] = Field(default_factory=list)
+    webhook: list[WebhookSpec] = Field(default_factory=list)
+    #: the fleet link; None = a single host, no NATS (the default)
+    cluster: ClusterSettings | None = None
+    #: where the file was read from; relative paths resolve against its folder
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        seen: set[str] = set()
+        for p in [*self.program, *self.watch]:
+            if p.name in seen:
+                raise ValueError(f"program name {p.name!r} is used twice")
+            seen.add(p.name)
+        return self
+
+    @field_validator("webhook")
+    @classmethod
+    def _unique_webhooks(cls, v: list[WebhookSpec]) -> list[WebhookSpec]:
+        seen: set[str] = set()
+        for w in v:
+            if w.name in seen:
+                raise ValueError(f"webhook name {w.name!r} is used twice")
+            seen.add(w.name)
+        return v
+
+    # paths are resolved once: the scanner and every spawn ask for them (Path.resolve() is a syscall per part)
+    @cached_property
+    def base_dir(self) -> Path:
+        return Path(self.source).resolve().parent if self.source else Path.cwd()
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    @cached_property
+    def state_dir(self) -> Path:
+        return self.resolve(self.procbot.state_dir)
+
+    @cached_property
+    def log_dir(self) -> Path:
+        return self.resolve(self.procbot.log_dir) if self.procbot.log_dir else self.state_dir / "logs"
+
+    def host(self) -> str:
+        """This host's name in alerts, replies and the fleet: [cluster].host, procbot.host_name, the hostname."""
+        c = self.cluster
+        return (c.host if c and c.host else None) or self.procbot.host_name or socket.gethostname()
+
+    def secret_env_names(self) -> set[str]:
+        """Variables procbot reads secrets from: never passed to children."""
+        names = {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DISCORD_TOKEN"}
+        if self.slack:
+            names |= {self.slack.bot_token_env, self.slack.app_token_env, self.slack.signing_secret_env}
+        if self.discord:
+            names.add(self.discord.token_env)
+        names |= {w.secret_env for w in self.webhook if w.secret_env}
+        if self.cluster:
+            names |= {n for n in (self.cluster.password_env, self.cluster.token_env) if n}
+        return names
