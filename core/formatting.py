@@ -34,6 +34,18 @@ def duration(seconds: float | None) -> str:
     return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
 
 
+def ago(seconds: float) -> str:
+    """``2m ago``: how long since a host was last heard from, in one unit."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s ago"
+    if s < 3600:
+        return f"{s // 60}m ago"
+    if s < 86400:
+        return f"{s // 3600}h ago"
+    return f"{s // 86400}d ago"
+
+
 def size(n: float | None) -> str:
     if not n:
         return "-"

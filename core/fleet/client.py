@@ -16,8 +16,9 @@ from core.actor import CommandContext
 from core.errors import FleetUnavailable, HostOffline, HostTimeout, InvalidInput
 from core.fleet.codec import CommandRequest, decode_reply, encode_request
 from core.fleet.link import FleetLink
-from core.fleet.liveness import Liveness, ago
+from core.fleet.liveness import Liveness
 from core.fleet.subjects import cmd_subject
+from core.formatting import ago
 from core.reply import Reply
 
 

@@ -220,15 +220,3 @@ class Liveness:
             self._watch_task = None
         await cancel_and_wait(self._tasks)
         self._tasks.clear()
-
-
-def ago(seconds: float) -> str:
-    """``2m ago`` for the offline answer."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s ago"
-    if s < 3600:
-        return f"{s // 60}m ago"
-    if s < 86400:
-        return f"{s // 3600}h ago"
-    return f"{s // 86400}d ago"

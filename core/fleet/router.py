@@ -18,8 +18,9 @@ from dataclasses import replace
 from core.actor import CommandContext
 from core.errors import FleetUnavailable, HostOffline, HostTimeout, InvalidInput, ProcbotError
 from core.fleet.client import FleetClient
-from core.fleet.liveness import Liveness, ago
+from core.fleet.liveness import Liveness
 from core.fleet.targets import HostedCommand, split_host
+from core.formatting import ago
 from core.reply import Button, Field, Reply, Table, Tone
 
 PRESS_PREFIX = "fleet:"
