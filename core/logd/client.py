@@ -17,6 +17,10 @@ keeping a dup of the read end itself, as s6-fdholder does. So:
 
 No request ever blocks the event loop: the socket is non-blocking and
 every request has a short timeout.
+
+Why one module of this size: the pipe dups, the daemon's launch, re-attach
+after either side dies and the fallback to direct files are one protocol's
+client; split, each half would need the other's invariants to be read.
 """
 
 from __future__ import annotations
