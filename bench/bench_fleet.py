@@ -109,5 +109,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--programs", type=int, default=100)
     ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--quick", action="store_true", help="short smoke run for make bench-quick (60 requests)")
     a = ap.parse_args()
-    asyncio.run(main(a.programs, a.requests))
+    asyncio.run(main(a.programs, 60 if a.quick else a.requests))
