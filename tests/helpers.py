@@ -100,3 +100,18 @@ def reserved_port() -> Iterator[int]:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", 0))
         yield int(s.getsockname()[1])
+
+
+def assert_refused(path: Path, key: str, problem: str) -> None:
+    """Loading ``path`` fails with a ConfigError naming the file, ``key`` and a problem containing ``problem``."""
+    from bot.config_loader import load_config
+    from core.errors import ConfigError
+
+    try:
+        load_config(path)
+    except ConfigError as err:
+        assert str(path) in str(err), str(err)
+        assert err.key == key, (err.key, str(err))
+        assert problem in err.problem, err.problem
+    else:
+        raise AssertionError(f"{path} was accepted; expected {key}: {problem}")

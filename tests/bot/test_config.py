@@ -10,7 +10,7 @@ import pytest
 
 from bot.config_loader import load_config
 from core.errors import ConfigError
-from tests.helpers import REPO
+from tests.helpers import REPO, assert_refused
 
 ROOT = REPO
 
@@ -40,12 +40,7 @@ def write(tmp_path: Path, body: str) -> Path:
     ],
 )
 def test_config_errors_name_the_file_and_the_key(tmp_path, body, key, problem):
-    path = write(tmp_path, body)
-    with pytest.raises(ConfigError) as err:
-        load_config(path)
-    assert str(path) in str(err.value)
-    assert err.value.key == key
-    assert problem in err.value.problem
+    assert_refused(write(tmp_path, body), key, problem)
 
 
 def test_invalid_toml_is_reported_with_its_position(tmp_path):

@@ -9,6 +9,7 @@ import pytest
 from bot.config_loader import load_config
 from bot.fleet.credentials import cluster_credentials
 from core.errors import ConfigError
+from tests.helpers import assert_refused
 
 
 def write(tmp_path: Path, body: str) -> Path:
@@ -33,12 +34,7 @@ def write(tmp_path: Path, body: str) -> Path:
     ],
 )
 def test_a_bad_cluster_table_is_refused_naming_the_file_and_the_key(tmp_path, body, key, problem):
-    path = write(tmp_path, body)
-    with pytest.raises(ConfigError) as err:
-        load_config(path)
-    assert str(path) in str(err.value)
-    assert err.value.key == key
-    assert problem in err.value.problem
+    assert_refused(write(tmp_path, body), key, problem)
 
 
 def test_without_a_cluster_table_there_is_no_fleet(tmp_path):
