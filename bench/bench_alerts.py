@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import platform
@@ -243,7 +244,7 @@ async def digest_bench(ws: Workspace, n: int, days: int, repeat: int) -> dict[st
     names = [f"svc{i:04d}" for i in range(n)]
     progs = [{"name": p, "command": [ws.exe("bench-alert-digest"), "100000"], "autostart": False} for p in names]
     config = make_config(ws, "digest", progs)
-    config = config.model_copy(update={"procbot": config.procbot.model_copy(update={"scan_interval": 3600.0})})
+    config = dataclasses.replace(config, procbot=dataclasses.replace(config.procbot, scan_interval=3600.0))
     reg = Registry(config.state_dir / "procbot.db")
     await reg.open()  # creates the schema (migrations) before the bulk fill
     await reg.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from adapters.console.adapter import ConsoleAdapter
-from bot.config_loader import load_config
+from bot.config_loader import load_config_isolated
 from bot.event_recorder import EventRecorder
 from bot.limits import raise_nofile_limit
 from bot.startup_memory import release_startup_memory
@@ -120,7 +120,7 @@ class App:
 
     async def reload(self) -> str:
         """Re-read the config file and apply program changes, like ``supervisorctl update``."""
-        new = await asyncio.to_thread(load_config, Path(self.config.source))
+        new = await asyncio.to_thread(load_config_isolated, Path(self.config.source))
         summary = await self.supervisor.apply_config(new)
         self.config = new
         self.permissions.settings = new.permissions

@@ -169,10 +169,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "run":
         from bot.startup_memory import keep_out_tls
 
-        keep_out_tls(_config_path(args.config))  # before asyncio is imported: no OpenSSL in an offline daemon
+        path = _config_path(args.config)
+        keep_out_tls(path)  # before asyncio is imported: no OpenSSL in an offline daemon
+        from bot.config_loader import start_checking
+
+        checking = start_checking(path)  # in a child, while the daemon's modules load here
         from bot.daemon import run
 
-        return run(_config_path(args.config))
+        return run(path, checking)
     if args.cmd == "check-config":
         return _check_config(_config_path(args.config))
     if args.cmd == "discord-invite":

@@ -19,7 +19,7 @@ from bot.config_loader import read_config_file, validate
 from bot.fleet.credentials import cluster_problems
 from bot.platforms import config_problems, unready_destinations
 from bot.state_dir import KEY as STATE_DIR_KEY
-from bot.state_dir import state_dir_problem
+from bot.state_dir import socket_path, state_dir_problem
 from core.errors import ConfigProblems
 from core.spec import Config
 
@@ -45,7 +45,6 @@ def check(path: Path) -> str:
 
 def run_problems(config: Config) -> list[tuple[str, str]]:
     """(key, problem) for everything ``procbot run`` would trip over after start-up began."""
-    from bot.control_server import socket_path
     from bot.schedule_check import digest_problems
 
     out: list[tuple[str, str]] = []

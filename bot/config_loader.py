@@ -2,6 +2,13 @@
 
 Errors name the file, the key (``program[web].restart``) and what is wrong,
 so an operator can fix it without reading a traceback.
+
+Checking needs pydantic (``core.spec.validation``), which costs the daemon about 20 MiB
+and 0.3 s of start-up that it would keep for ever. So the daemon checks in a short-lived
+child (:func:`start_checking`, ``python -m bot.config_child``), started first thing so it
+runs while the daemon imports the rest, and rebuilds the result from its JSON
+(``core.spec.build``). ``check-config`` and the tests check in process (:func:`load_config`):
+the same function either way, so ``run`` refuses exactly what ``check-config`` refuses.
 """
 
 from __future__ import annotations
@@ -11,12 +18,13 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ConfigError, ConfigProblems
 from core.spec import Config
+
+if TYPE_CHECKING:
+    from subprocess import Popen
 
 ENV_VAR = "PROCBOT_CONFIG"
 DEFAULT_PATHS = ("procbot.toml", "/etc/procbot/procbot.toml")
@@ -82,6 +90,50 @@ def config_from_dict(data: dict[str, Any], source: str) -> Config:
 MAX_ROUNDS = 50
 
 
+class Checking:
+    """A config file being checked in a child process (``python -m bot.config_child``)."""
+
+    def __init__(self, path: Path, child: Popen[bytes]) -> None:
+        self.path = path
+        self._child = child
+
+    def result(self) -> Config:
+        """The checked config, or the ConfigProblems the child found (blocking: call in a thread when running)."""
+        import json
+
+        from core.spec.build import config_from_checked
+
+        out, err = self._child.communicate()
+        try:
+            answer = json.loads(out)
+        except ValueError:
+            detail = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {self._child.returncode}"]
+            raise ConfigError(str(self.path), "", f"could not be checked: {detail[0]}") from None
+        if "problems" in answer:
+            raise ConfigProblems(answer["source"], [tuple(p) for p in answer["problems"]])
+        return config_from_checked(answer["config"])
+
+
+def start_checking(path: Path) -> Checking:
+    """Start checking ``path`` in a child; :meth:`Checking.result` waits for the answer."""
+    import subprocess
+    import sys
+
+    # procbot uses no pydantic plugin: skip the scan of every installed package's entry points
+    env = {**os.environ, "PYDANTIC_DISABLE_PLUGINS": "__all__",
+           # the child finds exactly the modules this process runs (and -P: never a `bot` in the cwd)
+           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    child = subprocess.Popen([sys.executable, "-P", "-m", "bot.config_child", os.fsdecode(path)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
+                             close_fds=True)
+    return Checking(path, child)
+
+
+def load_config_isolated(path: Path) -> Config:
+    """:func:`load_config` without loading pydantic here: for the daemon (start-up and reload)."""
+    return start_checking(path).result()
+
+
 def validate(data: dict[str, Any], source: str) -> tuple[Config | None, list[tuple[str, str]]]:
     """(config, problems): every schema problem in the file, not only the first.
 
@@ -89,13 +141,15 @@ def validate(data: dict[str, Any], source: str) -> tuple[Config | None, list[tup
     rest validated again, so later sections are still checked; the config returned, if any,
     is the remainder and is only used to look for more problems.
     """
+    from core.spec.validation import ValidationError, validate_config
+
     if "source" in data:
         return None, [("source", "unknown key")]
     work = copy.deepcopy(data)
     problems = _duplicate_names(work)
     for _ in range(MAX_ROUNDS):
         try:
-            config = Config.model_validate({**work, "source": source})
+            config = validate_config({**work, "source": source})
         except ValidationError as e:
             errors = e.errors()
             for err in errors:

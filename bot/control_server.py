@@ -65,10 +65,6 @@ class ControlHandler(Protocol):
     async def audit_refusal(self, ctx: CommandContext, text: str, outcome: str, detail: str) -> None: ...
 
 
-def socket_path(state_dir: Path) -> Path:
-    return state_dir / "procbot.sock"
-
-
 class _BadRequest(Exception):
     def __init__(self, error: ProcbotError, text: str) -> None:
         super().__init__(str(error))

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.app import App
-from bot.config_loader import load_config
-from bot.control_server import ControlLimits, ControlServer, socket_path
+from bot.config_loader import Checking, load_config_isolated
+from bot.control_server import ControlLimits, ControlServer
 from bot.logging_setup import setup_logging
 from bot.platforms import secret_values
 from bot.secrets import SecretRedactor
-from bot.state_dir import ensure_state_dir
+from bot.state_dir import ensure_state_dir, socket_path
 from core.errors import ConfigError, ProcbotError
 
 log = logging.getLogger("procbot.daemon")
@@ -40,9 +40,9 @@ def _lock(state_dir: Path) -> int:
     return fd
 
 
-async def serve(config_path: Path, out: TextIO | None = None) -> int:
+async def serve(config_path: Path, out: TextIO | None = None, checking: Checking | None = None) -> int:
     out = out or sys.stdout
-    config = load_config(config_path)
+    config = await asyncio.to_thread(checking.result if checking else lambda: load_config_isolated(config_path))
     ensure_state_dir(config.state_dir, str(config.source))  # before anything (the log) creates it
     redactor = SecretRedactor(secret_values(config, os.environ))
     setup_logging(config.state_dir, config.procbot.log_level, redactor)
@@ -104,9 +104,9 @@ async def _reload(app: App) -> None:
         log.error("reload failed: %s", e)
 
 
-def run(config_path: Path) -> int:
+def run(config_path: Path, checking: Checking | None = None) -> int:
     try:
-        return asyncio.run(serve(config_path))
+        return asyncio.run(serve(config_path, checking=checking))
     except ConfigError as e:
         print(f"procbot: {e}", file=sys.stderr)
         return 2

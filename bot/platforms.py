@@ -18,14 +18,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from adapters.base import Adapter
 from bot.secrets import discord_token, slack_secrets
 from core.clock import Clock
 from core.errors import ConfigError
 from core.ports import CommandHandler
 from core.spec import Config
+
+if TYPE_CHECKING:  # the check-config path (bot.config_check) must not load asyncio for a type
+    from adapters.base import Adapter
 
 log = logging.getLogger(__name__)
 

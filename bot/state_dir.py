@@ -51,3 +51,8 @@ def ensure_state_dir(path: Path, config_file: str) -> None:
     except OSError as e:
         raise ConfigError(config_file, KEY, f"cannot create {path}: {e.strerror}") from None
     os.chmod(path, 0o700)  # ours, just made: the umask must not widen or narrow it
+
+
+def socket_path(state_dir: Path) -> Path:
+    """The control socket: in the state directory, so its 0700 mode guards it."""
+    return state_dir / "procbot.sock"

@@ -8,7 +8,9 @@ scanner refreshes and status replies read.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fnmatch
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -29,6 +31,15 @@ from core.store.registry import Registry
 from core.store.run_log import RunLog
 
 log = logging.getLogger(__name__)
+
+
+def spec_rows(config: Config) -> list[tuple[str, str, str, str | None]]:
+    """(name, kind, spec JSON, group) of every configured program: what the registry mirrors."""
+    def dump(spec: object) -> str:
+        return json.dumps(dataclasses.asdict(spec), separators=(",", ":"))  # type: ignore[call-overload]
+
+    rows = [(p.name, "managed", dump(p), p.group) for p in config.program]
+    return rows + [(w.name, "watched", dump(w), w.group) for w in config.watch]
 
 
 class Supervisor:
@@ -132,10 +143,8 @@ class Supervisor:
     async def start(self) -> None:
         """Mirror specs, take over what is alive (found by cgroup or tag, recorded or not), then autostart."""
         self.identity.start(self._leader_pids)
-        specs = [(p.name, "managed", p.model_dump_json(), p.group) for p in self.config.program]
-        specs += [(w.name, "watched", w.model_dump_json(), w.group) for w in self.config.watch]
         try:
-            await self.registry.sync_programs(specs, self.clock.time())
+            await self.registry.sync_programs(spec_rows(self.config), self.clock.time())
         except RegistryError as e:  # history only: supervision goes on
             log.error("could not mirror the program specs: %s", e)
         adopted = await Reconciler(self).run()
@@ -212,14 +221,11 @@ class Supervisor:
             else:
                 self.watched.pop(name).detach()
         self.config = new
-        fresh = Config.model_validate({**new.model_dump(), "program": [new_specs[n] for n in new_specs
-                                                                         if n in changed or n in added],
-                                       "watch": [new_watch[n] for n in new_watch if n in changed or n in added]})
+        fresh = dataclasses.replace(new, program=[new_specs[n] for n in new_specs if n in changed or n in added],
+                                    watch=[new_watch[n] for n in new_watch if n in changed or n in added])
         self._build(fresh)
-        specs = [(p.name, "managed", p.model_dump_json(), p.group) for p in new.program]
-        specs += [(w.name, "watched", w.model_dump_json(), w.group) for w in new.watch]
         try:
-            await self.registry.sync_programs(specs, self.clock.time())
+            await self.registry.sync_programs(spec_rows(new), self.clock.time())
         except RegistryError as e:
             log.error("could not mirror the program specs: %s", e)
         for name in [*restart_after, *(n for n in added if n in new_specs and new_specs[n].autostart)]:

@@ -1,12 +1,14 @@
-"""Configuration models: what the TOML file may say, validated at load.
+"""Configuration models: what the TOML file may say.
 
-Every model forbids unknown keys so a typo is an error naming the key,
-not a setting silently ignored.
+Plain frozen dataclasses, so the daemon runs without pydantic; ``core.spec.validation``
+checks a file against them (every model forbids unknown keys, so a typo is an error
+naming the key, not a setting silently ignored) and ``core.spec.build`` rebuilds a
+checked config from its JSON form.
 """
 
 from core.spec.access import Grant, Permissions
 from core.spec.alerts import AlertSettings, DigestSpec, Route
-from core.spec.base import NAME_PATTERN, RESERVED_NAMES, SIGNALS, Strict
+from core.spec.base import NAME_PATTERN, RESERVED_NAMES, SIGNALS
 from core.spec.cluster import HOST_PATTERN, ClusterSettings, ClusterTLS
 from core.spec.config import Config
 from core.spec.platforms import (
@@ -42,7 +44,6 @@ __all__ = [
     "ProgramSpec",
     "Route",
     "SlackSettings",
-    "Strict",
     "WatchSpec",
     "WebhookSpec",
 ]

@@ -4,27 +4,25 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
-
-from core.spec.base import Strict
+from core.spec.base import setting, spec_model
 
 
-class Grant(Strict):
+@spec_model
+class Grant:
     role: Literal["viewer", "operator", "admin"]
     platform: Literal["slack", "discord", "any"] = "any"
-    users: list[str] = Field(default_factory=list, description="platform user IDs")
-    groups: list[str] = Field(default_factory=list, description="Slack user-group IDs or Discord role IDs")
-    programs: list[str] = Field(default_factory=list, description="globs or group:NAME; empty = all")
-    channels: list[str] = Field(default_factory=list, description="channel IDs; empty = any")
+    users: list[str] = setting(factory=list, description="platform user IDs")
+    groups: list[str] = setting(factory=list, description="Slack user-group IDs or Discord role IDs")
+    programs: list[str] = setting(factory=list, description="globs or group:NAME; empty = all")
+    channels: list[str] = setting(factory=list, description="channel IDs; empty = any")
 
-    @model_validator(mode="after")
-    def _someone(self) -> Grant:
+    def _check(self) -> None:
         if not self.users and not self.groups:
             raise ValueError("a grant needs users or groups")
-        return self
 
 
-class Permissions(Strict):
+@spec_model
+class Permissions:
     default_role: Literal["none", "viewer"] = "none"
-    grants: list[Grant] = Field(default_factory=list)
-    confirm_timeout: float = Field(120.0, gt=0)
+    grants: list[Grant] = setting(factory=list)
+    confirm_timeout: float = setting(120.0, gt=0)

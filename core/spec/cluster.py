@@ -5,61 +5,54 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
-
-from core.spec.base import Strict, checked_path
+from core.spec.base import checked_path, setting, spec_model
 
 #: a fleet host name is one NATS subject token: no dots (separators), wildcards (* >) or spaces
 HOST_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 
-class ClusterTLS(Strict):
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
+def _checked_url(v: str) -> str:
+    for u in v.split(","):
+        if not re.match(r"^(nats|tls|ws|wss)://[^\s/]+$", u.strip()):
+            raise ValueError(f"{u.strip()!r} is not a NATS server URL (nats://HOST:PORT or tls://HOST:PORT)")
+    return v
 
-    _paths = field_validator("ca_file", "cert_file", "key_file")(checked_path)
 
-    @model_validator(mode="after")
-    def _pair(self) -> ClusterTLS:
+@spec_model
+class ClusterTLS:
+    ca_file: str | None = setting(None, check=checked_path)
+    cert_file: str | None = setting(None, check=checked_path)
+    key_file: str | None = setting(None, check=checked_path)
+
+    def _check(self) -> None:
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("give both cert_file and key_file (a client certificate), or neither")
-        return self
 
 
-class ClusterSettings(Strict):
+@spec_model
+class ClusterSettings:
     """``[cluster]``: join a fleet through a NATS server. Secrets are named here, never written here."""
 
-    url: str = Field("nats://127.0.0.1:4222", description="nats:// or tls:// URL; several: comma-separated")
-    host: str | None = Field(None, pattern=HOST_PATTERN, description="this host's name in the fleet; "
-                             "default: procbot.host_name, else the hostname")
+    url: str = setting("nats://127.0.0.1:4222", check=_checked_url,
+                       description="nats:// or tls:// URL; several: comma-separated")
+    host: str | None = setting(None, pattern=HOST_PATTERN, description="this host's name in the fleet; "
+                               "default: procbot.host_name, else the hostname")
     user: str | None = None
     password_env: str | None = None
-    password_file: str | None = None
+    password_file: str | None = setting(None, check=checked_path)
     token_env: str | None = None
-    token_file: str | None = None
-    nkey_seed_file: str | None = None
-    creds_file: str | None = Field(None, description="a .creds file (JWT + NKey seed)")
+    token_file: str | None = setting(None, check=checked_path)
+    nkey_seed_file: str | None = setting(None, check=checked_path)
+    creds_file: str | None = setting(None, check=checked_path, description="a .creds file (JWT + NKey seed)")
     tls: ClusterTLS | None = None
-    role: Literal["auto", "host", "front"] = Field("auto", description="front = serve chat for the whole fleet; "
+    role: Literal["auto", "host", "front"] = setting("auto", description="front = serve chat for the whole fleet; "
                                                    "auto: a front when this config has chat credentials")
-    request_timeout: float = Field(5.0, gt=0, le=300, description="seconds a remote command may take")
-    heartbeat_interval: float = Field(5.0, gt=0, le=3600)
-    heartbeat_ttl: float = Field(15.0, gt=0, le=86400, description="a host silent this long is an incident")
-    stream_max_age: float = Field(7 * 86400.0, ge=60, description="seconds JetStream keeps a host's events")
+    request_timeout: float = setting(5.0, gt=0, le=300, description="seconds a remote command may take")
+    heartbeat_interval: float = setting(5.0, gt=0, le=3600)
+    heartbeat_ttl: float = setting(15.0, gt=0, le=86400, description="a host silent this long is an incident")
+    stream_max_age: float = setting(7 * 86400.0, ge=60, description="seconds JetStream keeps a host's events")
 
-    _paths = field_validator("password_file", "token_file", "nkey_seed_file", "creds_file")(checked_path)
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        for u in v.split(","):
-            if not re.match(r"^(nats|tls|ws|wss)://[^\s/]+$", u.strip()):
-                raise ValueError(f"{u.strip()!r} is not a NATS server URL (nats://HOST:PORT or tls://HOST:PORT)")
-        return v
-
-    @model_validator(mode="after")
-    def _one_credential(self) -> ClusterSettings:
+    def _check(self) -> None:
         ways = {
             "user": self.user is not None or self.password_env is not None or self.password_file is not None,
             "token": self.token_env is not None or self.token_file is not None,
@@ -75,4 +68,3 @@ class ClusterSettings(Strict):
             raise ValueError("give token_env or token_file, not both")
         if self.heartbeat_ttl <= self.heartbeat_interval:
             raise ValueError("heartbeat_ttl must be longer than heartbeat_interval")
-        return self

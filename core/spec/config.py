@@ -6,11 +6,9 @@ import socket
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
-
 from core.spec.access import Permissions
 from core.spec.alerts import AlertSettings, DigestSpec
-from core.spec.base import Strict
+from core.spec.base import setting, spec_model
 from core.spec.cluster import ClusterSettings
 from core.spec.platforms import (
     DiscordSettings,
@@ -20,39 +18,37 @@ from core.spec.platforms import (
 from core.spec.programs import ProcbotSettings, ProgramSpec, WatchSpec
 
 
-class Config(Strict):
-    procbot: ProcbotSettings = ProcbotSettings()
-    program: list[ProgramSpec] = Field(default_factory=list)
-    watch: list[WatchSpec] = Field(default_factory=list)
-    permissions: Permissions = Permissions()
+def _unique_webhooks(v: list[WebhookSpec]) -> list[WebhookSpec]:
+    seen: set[str] = set()
+    for w in v:
+        if w.name in seen:
+            raise ValueError(f"webhook name {w.name!r} is used twice")
+        seen.add(w.name)
+    return v
+
+
+@spec_model
+class Config:
+    procbot: ProcbotSettings = setting(factory=ProcbotSettings)
+    program: list[ProgramSpec] = setting(factory=list)
+    watch: list[WatchSpec] = setting(factory=list)
+    permissions: Permissions = setting(factory=Permissions)
     slack: SlackSettings | None = None
     discord: DiscordSettings | None = None
-    alerts: AlertSettings = AlertSettings()
-    digest: list[DigestSpec] = Field(default_factory=list)
-    webhook: list[WebhookSpec] = Field(default_factory=list)
+    alerts: AlertSettings = setting(factory=AlertSettings)
+    digest: list[DigestSpec] = setting(factory=list)
+    webhook: list[WebhookSpec] = setting(factory=list, check=_unique_webhooks)
     #: the fleet link; None = a single host, no NATS (the default)
     cluster: ClusterSettings | None = None
     #: where the file was read from; relative paths resolve against its folder
     source: str = ""
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> Config:
+    def _check(self) -> None:
         seen: set[str] = set()
         for p in [*self.program, *self.watch]:
             if p.name in seen:
                 raise ValueError(f"program name {p.name!r} is used twice")
             seen.add(p.name)
-        return self
-
-    @field_validator("webhook")
-    @classmethod
-    def _unique_webhooks(cls, v: list[WebhookSpec]) -> list[WebhookSpec]:
-        seen: set[str] = set()
-        for w in v:
-            if w.name in seen:
-                raise ValueError(f"webhook name {w.name!r} is used twice")
-            seen.add(w.name)
-        return v
 
     # paths are resolved once: the scanner and every spawn ask for them (Path.resolve() is a syscall per part)
     @cached_property

@@ -6,40 +6,37 @@ import re
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
-
-from core.spec.base import Strict, checked_path
+from core.spec.base import checked_path, setting, spec_model
 
 
-class SlackSettings(Strict):
+@spec_model
+class SlackSettings:
     enabled: bool = True
     mode: Literal["socket", "http"] = "socket"
-    command: str = Field("/proc", pattern=r"^/[a-z0-9_-]{1,31}$")
-    api_url: str | None = Field(None, description="Web API base, e.g. https://slack.com/api/")
+    command: str = setting("/proc", pattern=r"^/[a-z0-9_-]{1,31}$")
+    api_url: str | None = setting(None, description="Web API base, e.g. https://slack.com/api/")
     bot_token_env: str = "SLACK_BOT_TOKEN"
     app_token_env: str = "SLACK_APP_TOKEN"
     signing_secret_env: str = "SLACK_SIGNING_SECRET"
-    token_file: str | None = Field(None, description="TOML file with bot_token/app_token/signing_secret")
+    token_file: str | None = setting(None, check=checked_path,
+                                     description="TOML file with bot_token/app_token/signing_secret")
     http_host: str = "0.0.0.0"
-    http_port: int = Field(3000, ge=0, le=65535)
+    http_port: int = setting(3000, ge=0, le=65535)
     http_path: str = "/slack/events"
     public_replies: bool = False
-    usergroup_cache_ttl: float = Field(300.0, ge=0)
-
-    _token_file = field_validator("token_file")(checked_path)
+    usergroup_cache_ttl: float = setting(300.0, ge=0)
 
 
-class DiscordSettings(Strict):
+@spec_model
+class DiscordSettings:
     enabled: bool = True
     token_env: str = "DISCORD_TOKEN"
-    token_file: str | None = None
+    token_file: str | None = setting(None, check=checked_path)
     application_id: str | None = None
-    guilds: list[str] = Field(default_factory=list, description="guild IDs to sync commands to; empty = global")
-    api_base: str | None = Field(None, description="REST base, e.g. https://discord.com/api/v10")
+    guilds: list[str] = setting(factory=list, description="guild IDs to sync commands to; empty = global")
+    api_base: str | None = setting(None, description="REST base, e.g. https://discord.com/api/v10")
     gateway_url: str | None = None
     public_replies: bool = False
-
-    _token_file = field_validator("token_file")(checked_path)
 
 
 #: the shape of a destination; which platforms exist is bot/platforms.py's table (checked at load)
@@ -53,45 +50,41 @@ WEBHOOK_OWN_HEADERS = frozenset({"content-type", "content-length", "host", "x-pr
                                  "x-procbot-signature", "x-procbot-delivery"})
 
 
-class WebhookSpec(Strict):
+def _checked_url(v: str) -> str:
+    try:
+        parts = urlsplit(v)
+        parts.port  # noqa: B018  (raises for a port that is not a number)
+    except ValueError as e:
+        raise ValueError(f"{v!r} is not a URL: {e}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{v!r} is not an http:// or https:// URL")
+    return v
+
+
+def _checked_headers(v: dict[str, str]) -> dict[str, str]:
+    for name, value in v.items():
+        if not _HEADER_NAME.match(name):
+            raise ValueError(f"{name!r} is not an HTTP header name")
+        if name.lower() in WEBHOOK_OWN_HEADERS:
+            raise ValueError(f"{name} is set by procbot itself")
+        if any(c in value for c in "\r\n"):
+            raise ValueError(f"the value of {name} holds a line break")
+    return v
+
+
+@spec_model
+class WebhookSpec:
     """A ``[[webhook]]`` table: an HTTP endpoint alerts are POSTed to as JSON (``webhook:NAME`` in routes)."""
 
-    name: str = Field(pattern=WEBHOOK_NAME_PATTERN)
-    url: str = Field(description="http:// or https:// URL the JSON is POSTed to")
-    secret_file: str | None = Field(None, description="file holding the HMAC-SHA256 signing secret")
-    secret_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-                                   description="environment variable holding the signing secret")
-    headers: dict[str, str] = Field(default_factory=dict, description="extra request headers")
-    timeout: float = Field(10.0, gt=0, le=120, description="seconds to wait for the receiver's answer")
+    name: str = setting(pattern=WEBHOOK_NAME_PATTERN)
+    url: str = setting(check=_checked_url, description="http:// or https:// URL the JSON is POSTed to")
+    secret_file: str | None = setting(None, check=checked_path,
+                                      description="file holding the HMAC-SHA256 signing secret")
+    secret_env: str | None = setting(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                     description="environment variable holding the signing secret")
+    headers: dict[str, str] = setting(factory=dict, check=_checked_headers, description="extra request headers")
+    timeout: float = setting(10.0, gt=0, le=120, description="seconds to wait for the receiver's answer")
 
-    _secret_file = field_validator("secret_file")(checked_path)
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        try:
-            parts = urlsplit(v)
-            parts.port  # noqa: B018  (raises for a port that is not a number)
-        except ValueError as e:
-            raise ValueError(f"{v!r} is not a URL: {e}") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{v!r} is not an http:// or https:// URL")
-        return v
-
-    @field_validator("headers")
-    @classmethod
-    def _headers(cls, v: dict[str, str]) -> dict[str, str]:
-        for name, value in v.items():
-            if not _HEADER_NAME.match(name):
-                raise ValueError(f"{name!r} is not an HTTP header name")
-            if name.lower() in WEBHOOK_OWN_HEADERS:
-                raise ValueError(f"{name} is set by procbot itself")
-            if any(c in value for c in "\r\n"):
-                raise ValueError(f"the value of {name} holds a line break")
-        return v
-
-    @model_validator(mode="after")
-    def _one_secret(self) -> WebhookSpec:
+    def _check(self) -> None:
         if self.secret_file and self.secret_env:
             raise ValueError("give secret_file or secret_env, not both")
-        return self

@@ -8,14 +8,13 @@ source of that truth; this is the one place that reads it for the registry.
 
 from __future__ import annotations
 
-from core.process.supervisor import Supervisor
+from core.process.supervisor import Supervisor, spec_rows
 from core.store.standin import LiveRun, LiveState
 
 
 def supervisor_live_state(sup: Supervisor) -> LiveState:
     cfg = sup.config
-    programs = [(p.name, "managed", p.model_dump_json(), p.group) for p in cfg.program]
-    programs += [(w.name, "watched", w.model_dump_json(), w.group) for w in cfg.watch]
+    programs = spec_rows(cfg)
     runs = []
     for runner in sup.runners.values():
         st = runner.st

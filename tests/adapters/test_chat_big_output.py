@@ -7,6 +7,7 @@ fake Slack here enforces 12,000. Real slack-bolt and discord.py.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from typing import Any
 
@@ -58,8 +59,8 @@ async def test_a_300_program_status_fits_slacks_total_and_the_whole_table_goes_t
 async def test_an_alert_with_30_long_log_lines_is_accepted_by_slack_and_its_log_follows_in_the_thread(make_app):
     async with slack_alert_rig(make_app, [chatty("web", 30, 390, then_crash=True)]) as rig:
         rig.fake.blocks_text_limit = SLACK_TOTAL
-        rig.app.config = rig.app.config.model_copy(
-            update={"alerts": rig.app.config.alerts.model_copy(update={"log_lines": 30})})
+        rig.app.config = dataclasses.replace(
+            rig.app.config, alerts=dataclasses.replace(rig.app.config.alerts, log_lines=30))
         await rig.app.supervisor.runner("web").start("test")
         await rig.fake.wait_for(lambda: rig.fake.files, timeout=15)
 
@@ -101,8 +102,8 @@ async def test_proc_logs_web_500_on_discord_attaches_the_whole_log(make_app):
 async def test_if_slack_counts_lower_than_procbot_thinks_a_long_alert_is_sent_shorter_not_lost(make_app):
     async with slack_alert_rig(make_app, [chatty("web", 30, 390, then_crash=True)]) as rig:
         rig.fake.blocks_text_limit = 6_000  # stricter than the ~12k Slack enforces today
-        rig.app.config = rig.app.config.model_copy(
-            update={"alerts": rig.app.config.alerts.model_copy(update={"log_lines": 30})})
+        rig.app.config = dataclasses.replace(
+            rig.app.config, alerts=dataclasses.replace(rig.app.config.alerts, log_lines=30))
         await rig.app.supervisor.runner("web").start("test")
         await rig.fake.wait_for(lambda: rig.fake.files, timeout=15)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
+from bot.config_loader import config_from_dict
 from bot.platforms import PLATFORMS, destination_problem
-from core.spec import Config
 from tests.helpers import REPO
 
 #: `platform == "slack"`, `name in ("slack", "discord")`, `startswith("discord:")`: a decision per platform
@@ -36,7 +36,7 @@ def test_no_module_outside_the_table_decides_by_platform_name() -> None:
 
 
 def test_every_row_accepts_its_own_destination_form_and_refuses_the_other() -> None:
-    config = Config(webhook=[{"name": "ops", "url": "http://127.0.0.1:9/"}])
+    config = config_from_dict({"webhook": [{"name": "ops", "url": "http://127.0.0.1:9/"}]}, "procbot.toml")
     for p in PLATFORMS:
         good, bad = (p.name, f"{p.name}:ops") if p.bare else (f"{p.name}:ops", p.name)
         assert destination_problem(config, good) is None, good
@@ -47,9 +47,9 @@ def test_the_log_redactor_is_given_every_configured_platforms_secrets(tmp_path) 
     from bot.platforms import secret_values
 
     (tmp_path / "pager.secret").write_text("pager-signing-secret\n")
-    config = Config(source=str(tmp_path / "procbot.toml"), discord={},
-                    webhook=[{"name": "pager", "url": "https://x.example/", "secret_file": "pager.secret"},
-                             {"name": "ntfy", "url": "https://y.example/", "secret_env": "NTFY_SECRET"}])
+    config = config_from_dict({"discord": {}, "webhook": [
+        {"name": "pager", "url": "https://x.example/", "secret_file": "pager.secret"},
+        {"name": "ntfy", "url": "https://y.example/", "secret_env": "NTFY_SECRET"}]}, str(tmp_path / "procbot.toml"))
     environ = {"DISCORD_TOKEN": "discord-bot-token", "NTFY_SECRET": "ntfy-signing-secret"}
     assert sorted(secret_values(config, environ)) == ["discord-bot-token", "ntfy-signing-secret",
                                                       "pager-signing-secret"]

@@ -41,3 +41,16 @@ def test_an_offline_table_alone_needs_no_tls(table: str) -> None:
 ], ids=["slack", "discord", "unknown-table", "alert-to-a-chat", "digest-to-a-chat"])
 def test_a_config_that_can_reach_the_network_keeps_tls(data: dict[str, object]) -> None:
     assert needs_tls(data)
+
+
+def test_the_daemon_checks_its_config_without_ever_loading_pydantic(tmp_path: Path) -> None:
+    """pydantic (about 20 MiB resident) checks the file in a child that exits; the daemon runs on dataclasses."""
+    cfg = write_config(tmp_path, "\n"
+                                 '[[program]]\nname = "nap"\ncommand = ["sleep", "3600"]\n')
+    daemon = Daemon(cfg)
+    try:
+        daemon.wait_ready(1)
+        with open(f"/proc/{daemon.proc.pid}/maps") as f:
+            assert not [line for line in f if "pydantic" in line]
+    finally:
+        daemon.stop()

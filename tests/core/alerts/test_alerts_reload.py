@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 from pathlib import Path
@@ -12,8 +13,8 @@ from tests.helpers import wait_for
 
 def reload_alerts(rig: AlertRig, **changes: object) -> None:
     """What App.reload does: the new config replaces the old one, and the policy reads it from there."""
-    alerts = rig.app.config.alerts.model_copy(update=changes)
-    rig.app.config = rig.app.config.model_copy(update={"alerts": alerts})
+    alerts = dataclasses.replace(rig.app.config.alerts, **changes)
+    rig.app.config = dataclasses.replace(rig.app.config, alerts=alerts)
 
 
 async def test_an_alert_held_for_grouping_is_still_posted_when_a_reload_changes_the_storm_rule(make_app):

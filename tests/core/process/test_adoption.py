@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 
@@ -43,7 +44,7 @@ async def _adopted_after_kill_9(daemon: Daemon, cfg, tag: str, make_app) -> None
 
     config = load_config(cfg)
     app = await make_app(
-        [p.model_dump() for p in config.program], state_dir=config.state_dir
+        [dataclasses.asdict(p) for p in config.program], state_dir=config.state_dir
     )
     for name, pid in pids.items():
         st = app.supervisor.state(name)

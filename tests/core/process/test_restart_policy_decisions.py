@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from bot.config_loader import config_from_dict
 from core.process.exit_watch import ExitStatus
 from core.process.restart_policy import RestartPolicy, Tally
 from core.process.states import State
-from core.spec import ProgramSpec
 
 CLEAN = ExitStatus(0, None)
 CRASH = ExitStatus(3, None)
@@ -14,7 +14,8 @@ ADOPTED_GONE = ExitStatus(None, None, known=False)
 
 
 def policy(**spec: object) -> RestartPolicy:
-    return RestartPolicy.of(ProgramSpec.model_validate({"name": "p", "command": ["true"], **spec}))
+    config = config_from_dict({"program": [{"name": "p", "command": ["true"], **spec}]}, "t.toml")
+    return RestartPolicy.of(config.program[0])
 
 
 def test_a_crash_after_a_stable_run_restarts_at_once() -> None:
