@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         keep_out_tls(path)  # before asyncio is imported: no OpenSSL in an offline daemon
         from bot.config_loader import start_checking
 
-        checking = start_checking(path)  # in a child, while the daemon's modules load here
+        checking = start_checking(path, fork=True)  # in a child, while the daemon's modules load here
         from bot.daemon import run
 
         return run(path, checking)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.startup_memory import OFFLINE_TABLES, needs_tls
-from tests.daemon_harness import Daemon, write_config
+from tests.daemon_harness import Daemon, cli, write_config
 
 
 def _openssl_mapped(pid: int) -> list[str]:
@@ -43,6 +43,11 @@ def test_a_config_that_can_reach_the_network_keeps_tls(data: dict[str, object]) 
     assert needs_tls(data)
 
 
+def _maps_pydantic(pid: int) -> bool:
+    with open(f"/proc/{pid}/maps") as f:
+        return any("pydantic" in line for line in f)
+
+
 def test_the_daemon_checks_its_config_without_ever_loading_pydantic(tmp_path: Path) -> None:
     """pydantic (about 20 MiB resident) checks the file in a child that exits; the daemon runs on dataclasses."""
     cfg = write_config(tmp_path, "\n"
@@ -50,7 +55,20 @@ def test_the_daemon_checks_its_config_without_ever_loading_pydantic(tmp_path: Pa
     daemon = Daemon(cfg)
     try:
         daemon.wait_ready(1)
-        with open(f"/proc/{daemon.proc.pid}/maps") as f:
-            assert not [line for line in f if "pydantic" in line]
+        assert not _maps_pydantic(daemon.proc.pid)
+    finally:
+        daemon.stop()
+
+
+def test_a_reload_checks_the_new_file_without_loading_pydantic_either(tmp_path: Path) -> None:
+    body = '[[program]]\nname = "nap"\ncommand = ["sleep", "3600"]\n'
+    cfg = write_config(tmp_path, "\n" + body)
+    daemon = Daemon(cfg)
+    try:
+        daemon.wait_ready(1)
+        cfg.write_text(cfg.read_text() + body.replace('"nap"', '"nap2"'))
+        assert cli(cfg, "reload").returncode == 0
+        assert "nap2" in cli(cfg, "status").stdout
+        assert not _maps_pydantic(daemon.proc.pid)
     finally:
         daemon.stop()
