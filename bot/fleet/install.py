@@ -53,6 +53,7 @@ def install_fleet(app: App, *, alerting: Alerting | None = None, reconnect_wait:
         node.liveness.on_silent = silence.silent
         node.liveness.on_back = silence.back
     app.dispatcher.notes = _Notes(app.dispatcher.notes, node)
+    app.dispatcher.fleet = node.hosts  # `/proc hosts`
     app.commands = node.commands  # chat adapters reach every host through the front's router
     app.extensions.append(node)
     return node
