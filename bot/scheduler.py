@@ -60,6 +60,9 @@ class DigestGatherer(Protocol):
     async def reply(self, name: str, since: float, until: float, programs: Sequence[str] = ("*",),
                     timezone: str | None = None) -> Reply: ...
 
+    def defers_to(self) -> str | None:
+        """Another front that posts scheduled digests instead of this one (None: this one posts)."""
+
 
 class DigestScheduler:
     def __init__(
@@ -160,6 +163,11 @@ class DigestScheduler:
 
     async def _post_due(self, spec: DigestSpec, due: float) -> bool:
         if await self.runs.posted(spec.name, due):
+            return False
+        other = self.gather.defers_to() if self.gather is not None else None
+        if other is not None:  # several fronts: one posts, the others note the due time as done
+            log.info("digest %s due at %.0f is posted by front %s", spec.name, due, other)
+            await self.runs.record(spec.name, due, self.clock.time())
             return False
         since = await self._period_start(spec, due)
         reply = await self._reply(spec.name, since, due, spec.programs, spec.timezone)

@@ -56,6 +56,17 @@ class FleetDigests:
         self.host = host
         self.local = local
 
+    def defers_to(self) -> str | None:
+        """The front that posts scheduled digests instead of this one, or None if this one does.
+
+        With several fronts (same chat app, same ``[[digest]]``), the first by name of the fronts
+        heard from and not silent posts; the others record the due time as done. Cut off from each
+        other, each posts: a digest may be doubled in a partition, never lost for want of a poster.
+        """
+        fronts = [v.host for v in self.liveness.hosts() if v.heartbeat.front and not v.silent and v.host != self.host]
+        first = min(fronts, default=None)
+        return first if first is not None and first < self.host else None
+
     async def reply(self, name: str, since: float, until: float, programs: Sequence[str] = ("*",),
                     timezone: str | None = None) -> Reply:
         ask = DigestAsk(name, since, until, list(programs), timezone)

@@ -82,3 +82,18 @@ async def test_a_front_alone_posts_the_single_host_digest(make_member):
     await wait_for(lambda: len(digests(rec)) == 1)
 
     assert digests(rec)[0].title == "Digest fleet for front-1"
+
+
+async def test_with_two_fronts_a_scheduled_digest_is_posted_by_one_of_them(make_member):
+    rec1, rec2 = RecordingMessenger("slack"), RecordingMessenger("slack")
+    app1, front1 = await make_member("front-1", role="front", alerting=True, messengers={"slack": rec1},
+                                     digest=FLEET_DIGEST)
+    app2, front2 = await make_member("front-2", role="front", alerting=True, messengers={"slack": rec2},
+                                     digest=FLEET_DIGEST)
+    await wait_for(lambda: "front-1" in front2.liveness.names() and "front-2" in front1.liveness.names())
+
+    assert not await app2.dispatcher.digests.fire("fleet")  # front-1 comes first: front-2 leaves it the post
+    assert await app1.dispatcher.digests.fire("fleet")
+    await wait_for(lambda: len(digests(rec1)) == 1)
+
+    assert digests(rec2) == []
