@@ -41,6 +41,7 @@ async def test_a_fleet_digest_has_every_hosts_section_and_names_a_host_that_did_
             pass
 
         await wedged.subscribe(cmd_subject("db-1"), cb=never_answer)
+        await wedged.flush()  # the subscription is on the server before the front asks (else: no responders)
         now = front_app.clock.time()
         await front.liveness.seen(Heartbeat("db-1", now, now, programs=4, failing=0))
 
