@@ -206,7 +206,7 @@ def _help(words: list[str]) -> int:
 
 def _client(args: dict[str, Any]) -> int:
     from adapters.plain_text import render_dict
-    from bot.control_client import DaemonBusy, DaemonUnreachable, send
+    from bot.control_client import DaemonBusy, DaemonForbidden, DaemonUnreachable, send
 
     for stream in (sys.stdout, sys.stderr):  # a reply is never worth a UnicodeEncodeError traceback
         reconfigure = getattr(stream, "reconfigure", None)
@@ -217,6 +217,8 @@ def _client(args: dict[str, Any]) -> int:
         raw = send(_socket_of(_config_path(args["config"])), text, raw=bool(args.get("raw")))
     except DaemonBusy as e:
         return _fail(str(e), EXIT_BUSY)
+    except DaemonForbidden as e:
+        return _fail(str(e), EXIT_FAILED)
     except DaemonUnreachable as e:
         return _fail(str(e), EXIT_NO_DAEMON)
     if args["json"]:

@@ -28,6 +28,10 @@ class DaemonUnreachable(Exception):
     pass
 
 
+class DaemonForbidden(DaemonUnreachable):
+    """The socket is there but this user may not open it: a failed command (exit 1), not a missing daemon."""
+
+
 class DaemonBusy(DaemonUnreachable):
     """The daemon is there but did not take the request in time; trying again later may work."""
 
@@ -67,7 +71,7 @@ def _once(path: Path, request: bytes, timeout: float) -> dict[str, Any]:
             raise DaemonUnreachable(f"procbot is not running (no daemon at {path}); start it with `procbot run`") \
                 from None
         except PermissionError:
-            raise DaemonUnreachable(f"permission denied for {path}: run as the user that runs procbot") from None
+            raise DaemonForbidden(f"permission denied for {path}: run as the user that runs procbot") from None
         try:
             s.sendall(request)
         except (BrokenPipeError, ConnectionResetError):

@@ -17,14 +17,17 @@ without sleeping:
   install does not post a digest of nothing).
 
 A digest covers the time since the previous one of the same name (or the
-previous cron time if there was none), at most 31 days.
+previous cron time if there was none), at most 31 days. On a fleet front,
+``gather`` (core.fleet.digests) makes it cover every host: one section each.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -51,6 +54,16 @@ ROLLUP_EVERY = 600.0
 _ROLLUP = "\0rollup"
 
 
+class DigestGatherer(Protocol):
+    """Builds a digest message from more than this host (a front's :class:`core.fleet.digests.FleetDigests`)."""
+
+    async def reply(self, name: str, since: float, until: float, programs: Sequence[str] = ("*",),
+                    timezone: str | None = None) -> Reply: ...
+
+    def defers_to(self) -> str | None:
+        """Another front that posts scheduled digests instead of this one (None: this one posts)."""
+
+
 class DigestScheduler:
     def __init__(
         self,
@@ -74,6 +87,8 @@ class DigestScheduler:
         self.scheduler: AsyncIOScheduler | None = None
         self._fires: asyncio.Queue[str] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
+        #: set on a fleet front (bot.fleet.install): digests cover every host
+        self.gather: DigestGatherer | None = None
 
     # -- lifecycle -------------------------------------------------------
     async def start(self) -> None:
@@ -149,12 +164,24 @@ class DigestScheduler:
     async def _post_due(self, spec: DigestSpec, due: float) -> bool:
         if await self.runs.posted(spec.name, due):
             return False
+        other = self.gather.defers_to() if self.gather is not None else None
+        if other is not None:  # several fronts: one posts, the others note the due time as done
+            log.info("digest %s due at %.0f is posted by front %s", spec.name, due, other)
+            await self.runs.record(spec.name, due, self.clock.time())
+            return False
         since = await self._period_start(spec, due)
-        reply = digest_reply(await self.builder.build(spec.name, since, due, spec.programs, spec.timezone))
+        reply = await self._reply(spec.name, since, due, spec.programs, spec.timezone)
         for dest in spec.to:
             await self.outbox.post(dest, reply, dedup_key=f"digest:{spec.name}:{due:.0f}:{dest}")
         await self.runs.record(spec.name, due, self.clock.time())
         return True
+
+    async def _reply(self, name: str, since: float, until: float, programs: Sequence[str] = ("*",),
+                     timezone: str | None = None) -> Reply:
+        """The digest message: this host's, or on a front the fleet's."""
+        if self.gather is not None:
+            return await self.gather.reply(name, since, until, programs, timezone)
+        return digest_reply(await self.builder.build(name, since, until, programs, timezone))
 
     async def _period_start(self, spec: DigestSpec, until: float) -> float:
         since = await self.runs.previous_due(spec.name, until)
@@ -169,14 +196,13 @@ class DigestScheduler:
         """``/proc digest``: post every configured digest now, or answer with one if none is configured."""
         now = self.clock.time()
         if not self.specs:
-            digest = await self.builder.build("on demand", now - 86400.0, now)
-            reply = digest_reply(digest)
+            reply = await self._reply("on demand", now - 86400.0, now)
             reply.ephemeral = True
             return reply
         posted = []
         for spec in self.specs.values():
             since = await self._period_start(spec, now)
-            reply = digest_reply(await self.builder.build(spec.name, since, now, spec.programs, spec.timezone))
+            reply = await self._reply(spec.name, since, now, spec.programs, spec.timezone)
             reply.text = f"Asked for by {by}. {reply.text}"
             for dest in spec.to:
                 await self.outbox.post(dest, reply, dedup_key=f"digest:{spec.name}:manual:{now:.6f}:{dest}")

@@ -57,6 +57,35 @@ EDITING_PRESSES = ("confirm:", "cancel:")
 #: surface as DeliveryError(retry_after=...) so the outbox schedules the retry
 MAX_RATELIMIT_SLEEP = 30.0
 SHUTTING_DOWN = "procbot is shutting down; try again in a moment."
+#: the Messenger's own calls: a channel message posted or edited
+_MESSAGE_CALL = re.compile(r"/channels/\d+/messages(?:/\d+)?$")
+#: statuses discord.py retries by itself, sleeping 1, 3, 5, 7 and 9 s between five tries
+_RETRIED_BY_DISCORD_PY = frozenset({500, 502, 504, 524})
+
+
+class MessageServerError(aiohttp.ClientError):
+    """A server error answering a message post or edit, raised before discord.py can retry it.
+
+    discord.py retries a 5xx itself for 25 s, and while it does the outbox lane waits: a
+    message Discord always answers with 500 would hold back the alerts queued after it.
+    Raised here, the entry fails at once and moves to the outbox's own retries (with backoff
+    and jitter), and the next alert goes out. Interaction answers keep discord.py's retries.
+    """
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+async def _fail_message_calls_fast(_session: object, _ctx: object, params: aiohttp.TraceRequestEndParams) -> None:
+    if params.response.status in _RETRIED_BY_DISCORD_PY and _MESSAGE_CALL.search(params.url.path):
+        raise MessageServerError(params.response.status)
+
+
+def _message_trace() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(_fail_message_calls_fast)
+    return trace
 
 _WS = re.compile(r"\s+")
 
@@ -159,6 +188,8 @@ def delivery_error(err: BaseException, what: str) -> DeliveryError:
             return DeliveryError(f"Discord server error {status} on {what}", retryable=True)
         # 403 Missing Access / Missing Permissions, 404 Unknown Channel/Message, 400 bad payload
         return DeliveryError(f"Discord refused {what}: {status} {err.text or ''}".strip(), retryable=False)
+    if isinstance(err, MessageServerError):
+        return DeliveryError(f"Discord server error {err.status} on {what}", retryable=True)
     if isinstance(err, aiohttp.ClientError | OSError | asyncio.TimeoutError):
         return DeliveryError(f"network error talking to Discord on {what}: {err}", retryable=True)
     return DeliveryError(f"{what} failed: {err}", retryable=True)
@@ -188,6 +219,7 @@ class _Client(discord.Client):
             max_ratelimit_timeout=MAX_RATELIMIT_SLEEP,
             application_id=application_id,
             max_messages=None,
+            http_trace=_message_trace(),
         )
         self.adapter = adapter
         self.tree = app_commands.CommandTree(self)

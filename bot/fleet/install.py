@@ -28,6 +28,7 @@ def install_fleet(app: App, *, alerting: Alerting | None = None, reconnect_wait:
     from bot.fleet.node import FleetNode
     from core.alerts.recording import route_destinations
     from core.fleet.consumer import FrontConsumer
+    from core.fleet.digests import DigestSections, FleetDigests
     from core.fleet.host_alerts import HostSilenceAlerts
     from core.fleet.publisher import OutboxRelay
     from core.fleet.streams import ensure_stream
@@ -52,7 +53,13 @@ def install_fleet(app: App, *, alerting: Alerting | None = None, reconnect_wait:
                                     app.clock)
         node.liveness.on_silent = silence.silent
         node.liveness.on_back = silence.back
+    if alerting is not None:  # every member answers for its digest section; a front's digests cover the fleet
+        sections = DigestSections(alerting.builder)
+        node.service.on_kind("digest", sections.answer)
+        if node.front:
+            alerting.digests.gather = FleetDigests(node.client, node.liveness, node.host, sections)
     app.dispatcher.notes = _Notes(app.dispatcher.notes, node)
+    app.dispatcher.fleet = node.hosts  # `/proc hosts`
     app.commands = node.commands  # chat adapters reach every host through the front's router
     app.extensions.append(node)
     return node

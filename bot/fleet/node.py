@@ -10,12 +10,12 @@ the link connects in the background and everything waits for it.
 from __future__ import annotations
 
 import logging
-from importlib.metadata import PackageNotFoundError, version
 
 from bot.app import App
 from bot.fleet.credentials import cluster_credentials, fleet_host
 from bot.platforms import chat_ready
 from core.fleet.client import FleetClient
+from core.fleet.hosts import FleetHosts, procbot_version
 from core.fleet.link import FleetLink
 from core.fleet.liveness import HeartbeatSender, Liveness
 from core.fleet.router import FleetCommands
@@ -26,13 +26,6 @@ from core.spec import Config
 log = logging.getLogger(__name__)
 
 # TODO(merge): core.process.states.FAILED_STATES | DOWN_STATES once helper A's sets land
-
-
-def _version() -> str:
-    try:
-        return version("procbot")
-    except PackageNotFoundError:
-        return ""
 
 
 def is_front(config: Config, environ: dict[str, str]) -> bool:
@@ -56,11 +49,12 @@ class FleetNode:
         self.link = FleetLink(self.host, creds.options, app.clock, reconnect_wait=reconnect_wait)
         self.service = CommandService(self.host, app.dispatcher)
         self.heartbeat = HeartbeatSender(self.host, self._snapshot, app.clock, interval=settings.heartbeat_interval,
-                                         ttl=settings.heartbeat_ttl, version=_version(), front=self.front)
+                                         ttl=settings.heartbeat_ttl, version=procbot_version(), front=self.front)
         self.liveness = Liveness(app.clock, ttl=settings.heartbeat_ttl, check_every=check_every,
                                  link_up=lambda: self.link.up, self_host=self.host)
         self.client = FleetClient(self.link, self.liveness, timeout=settings.request_timeout)
         self.commands = FleetCommands(app.dispatcher, self.client, self.liveness, self.host)
+        self.hosts = FleetHosts(self.liveness, front=self.front, link_note=self.link.status_note)
         self.link.on_connect(self.service.attach)
         self.link.on_connect(self.heartbeat.attach)
         if self.front:

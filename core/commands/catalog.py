@@ -152,6 +152,8 @@ VERBS: tuple[Verb, ...] = (
     Verb("status", "show programs (like supervisorctl status)", role="viewer", handler="inspect.status",
          args=(_target(required=False),), aliases=("ps", "st"), program_scoped=True, read_only=True,
          public_flag=True),
+    Verb("hosts", "the fleet's hosts: up or silent, programs, failing", role="viewer",
+         handler="fleet.hosts", read_only=True),
     Verb("start", "start a target: program, group:NAME, glob or all", role="operator", handler="lifecycle.act",
          args=(_target(),), program_scoped=True, slow=True, confirm_when_many=True, managed_only=True),
     Verb("stop", "stop a target", role="operator", handler="lifecycle.act",

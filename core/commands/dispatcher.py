@@ -24,7 +24,7 @@ from core.commands.catalog import BY_NAME, VERBS, Verb
 from core.commands.confirm import Confirmations
 from core.commands.grammar import Command, parse
 from core.commands.permissions import Permissions
-from core.commands.verbs import DigestPoster, Handler, Services, StatusNotes, handler_for
+from core.commands.verbs import DigestPoster, FleetView, Handler, Services, StatusNotes, handler_for
 from core.errors import ConfirmationExpired, InvalidInput, NotFound, ProcbotError, Unauthorized
 from core.process.scanner import Scanner
 from core.process.supervisor import Supervisor
@@ -73,6 +73,14 @@ class Dispatcher:
     @notes.setter
     def notes(self, value: StatusNotes | None) -> None:
         self.env.notes = value
+
+    @property
+    def fleet(self) -> FleetView | None:
+        return self.env.fleet
+
+    @fleet.setter
+    def fleet(self, value: FleetView | None) -> None:
+        self.env.fleet = value
 
     # -- CommandHandler --------------------------------------------------
     async def handle(self, text: str, ctx: CommandContext) -> Reply:

@@ -32,8 +32,12 @@ def _load(data: bytes, what: str) -> dict[str, Any]:
 class CommandRequest:
     text: str
     ctx: CommandContext
-    #: "handle" for typed commands, "press" for a button pressed on a reply from that host
+    #: "handle" for typed commands, "press" for a button pressed on a reply from that host,
+    #: "digest" for the host's section of a fleet digest (``text`` is a :class:`DigestAsk`)
     kind: str = "handle"
+
+
+KINDS = ("handle", "press", "digest")
 
 
 def encode_request(req: CommandRequest) -> bytes:
@@ -54,7 +58,7 @@ def decode_request(data: bytes) -> CommandRequest:
                       display_name=str(a.get("display_name", "")), groups=frozenset(map(str, a.get("groups", []))),
                       local=bool(a.get("local", False)))
         kind = str(obj.get("kind", "handle"))
-        if kind not in ("handle", "press"):
+        if kind not in KINDS:
             raise InvalidInput(f"Unknown fleet command kind {kind!r}.")
         channel = obj.get("channel")
         ctx = CommandContext(actor, None if channel is None else str(channel))
@@ -71,6 +75,32 @@ def decode_reply(data: bytes) -> Reply:
     obj = _load(data, "reply")
     obj.pop("v", None)
     return Reply.from_dict(obj)
+
+
+@dataclass(frozen=True)
+class DigestAsk:
+    """What a front asks each host for a fleet digest: the digest's name, period, programs and zone."""
+
+    name: str
+    since: float
+    until: float
+    programs: list[str] = field(default_factory=lambda: ["*"])
+    timezone: str | None = None
+
+
+def encode_digest_ask(ask: DigestAsk) -> str:
+    return json.dumps(asdict(ask))
+
+
+def decode_digest_ask(text: str) -> DigestAsk:
+    obj = _load(text.encode(), "digest request")
+    try:
+        tz = obj.get("timezone")
+        return DigestAsk(name=str(obj["name"]), since=float(obj["since"]), until=float(obj["until"]),
+                         programs=[str(p) for p in obj.get("programs", ["*"])],
+                         timezone=None if tz is None else str(tz))
+    except (KeyError, TypeError, ValueError) as e:
+        raise InvalidInput(f"A malformed fleet digest request: {e}") from None
 
 
 # -- outbox rows (procbot.evt.<host>.outbox) --------------------------------

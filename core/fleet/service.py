@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import nats.errors
 from nats.aio.client import Client
@@ -17,7 +18,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from core.errors import InvalidInput
-from core.fleet.codec import decode_request, encode_reply
+from core.fleet.codec import CommandRequest, decode_request, encode_reply
 from core.fleet.subjects import cmd_subject
 from core.ports import CommandHandler
 from core.reply import Reply
@@ -28,6 +29,9 @@ STOP_GRACE = 5.0
 
 log = logging.getLogger(__name__)
 
+#: answers one kind of request that is not a typed command (``digest``: core.fleet.digests)
+KindHandler = Callable[[CommandRequest], Awaitable[Reply]]
+
 
 class CommandService:
     def __init__(self, host: str, handler: CommandHandler) -> None:
@@ -37,6 +41,11 @@ class CommandService:
         self._tasks: set[asyncio.Task[None]] = set()
         #: requests answered (tests and the benchmark read it)
         self.answered = 0
+        self._kinds: dict[str, KindHandler] = {}
+
+    def on_kind(self, kind: str, handler: KindHandler) -> None:
+        """Answer requests of ``kind`` (not typed commands) with ``handler``."""
+        self._kinds[kind] = handler
 
     async def attach(self, nc: Client) -> None:
         """Subscribe (FleetLink.on_connect); nats-py keeps the subscription across reconnects."""
@@ -56,8 +65,12 @@ class CommandService:
             try:
                 if req.kind == "press":
                     reply = await self.handler.press(req.text, req.ctx)
-                else:
+                elif req.kind == "handle":
                     reply = await self.handler.handle(req.text, req.ctx)
+                elif req.kind in self._kinds:
+                    reply = await self._kinds[req.kind](req)
+                else:
+                    reply = Reply.error(InvalidInput(f"{self.host} does not answer {req.kind} requests."))
             except Exception:  # boundary: the dispatcher never raises for bad input; a bug still gets a reply
                 log.exception("fleet command %r failed on %s", req.text, self.host)
                 reply = Reply.internal_error()

@@ -1,7 +1,7 @@
 """Every NATS name procbot uses, in one place (the README's "Subjects" table is this file).
 
 =============================  ===========================================================
-``procbot.cmd.<host>``         core request/reply: a command for ``<host>``'s programs
+``procbot.cmd.<host>``         core request/reply: a command for ``<host>``'s programs, or its digest section
 ``procbot.evt.<host>.outbox``  JetStream: one row of ``<host>``'s alert outbox (post/update/reply)
 stream ``PROCBOT_EVT``         ``procbot.evt.>``, file storage, bounded by age
 consumer ``procbot-front``     durable pull consumer shared by the fronts

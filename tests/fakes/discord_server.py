@@ -220,6 +220,8 @@ class FakeDiscord:
         #: called with the record the moment an interaction is acknowledged (to observe the world at that instant)
         self.on_callback: Callable[[InteractionRecord], None] | None = None
         self._failures: list[Failure] = []
+        #: text -> HTTP status: a message whose body holds the text is refused for ever (see poison)
+        self.poisoned: dict[str, int] = {}
         # gateway state
         self._conn: _Conn | None = None
         self._session_id: str | None = None
@@ -312,6 +314,15 @@ class FakeDiscord:
     def fail_next(self, status: int, count: int = 1, *, path: str = ".*", retry_after: float = 0.0) -> None:
         """Answer the next ``count`` REST calls whose path matches ``path`` with ``status``."""
         self._failures.append(Failure(status, count, re.compile(path), retry_after))
+
+    def stop_failing(self) -> None:
+        """Discord is back: every failure set with fail_next is dropped (poisoned messages stay refused)."""
+        self._failures.clear()
+
+    def poison(self, needle: str, *, status: int = 400) -> None:
+        """Refuse every message posted with ``needle`` in its body for ever: 400 is Discord's
+        "Invalid Form Body" (e.g. an embed over its limits), 5xx a server error."""
+        self.poisoned[needle] = status
 
     def _failure_for(self, path: str) -> Failure | None:
         for f in self._failures:
@@ -476,7 +487,15 @@ class FakeDiscord:
         cid = request.match_info["cid"]
         if cid in self.forbidden_channels:
             return json_response({"message": "Missing Access", "code": 50001}, 403)
-        msg = self.message(cid, await self._body(request))
+        body = await self._body(request)
+        for needle, status in self.poisoned.items():
+            if needle in json.dumps(body):
+                if status == 400:
+                    return json_response({"message": "Invalid Form Body", "code": 50035,
+                                          "errors": {"embeds": {"0": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH",
+                                                                                   "message": "Too long"}]}}}}, 400)
+                return json_response({"message": f"{status}: Server Error", "code": 0}, status)
+        msg = self.message(cid, body)
         self.channel_messages.setdefault(cid, []).append(msg)
         await self._changed()
         return json_response(msg)

@@ -60,3 +60,24 @@ async def test_audit_rows_are_pruned_by_age_and_by_count(tmp_path):
     assert [r.command for r in rows] == [f"new {i}" for i in range(149, 49, -1)]
     assert pruned.audit == 55
     await reg.close()
+
+
+async def test_the_running_daemons_maintenance_task_prunes_the_audit_trail(make_app, monkeypatch):
+    """prune_history is not only a function: the daemon's hourly maintenance runs it (here every 50 ms)."""
+    import bot.app
+    from tests.helpers import wait_until_true
+
+    monkeypatch.setattr(bot.app, "MAINTENANCE_EVERY", 0.05)
+    app = await make_app([], start=False, procbot={"keep_audit_days": 90, "keep_audit_rows": 100})
+    now = app.clock.time()
+    for i in range(5):
+        await app.registry.audit(now - 200 * DAY + i, "cli", "u", "u", None, f"old {i}", "ok")
+    for i in range(150):
+        await app.registry.audit(now - 1000 + i, "cli", "u", "u", None, f"new {i}", "ok")
+    await app.start()
+
+    async def pruned() -> bool:
+        return len(await app.registry.audit_rows(1000)) == 100
+
+    await wait_until_true(pruned, timeout=10)
+    assert [r.command for r in await app.registry.audit_rows(1000)][-1] == "new 50"

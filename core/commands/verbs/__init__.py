@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from core.commands.catalog import Verb
     from core.commands.grammar import Command
     from core.commands.permissions import Permissions
+    from core.fleet.hosts import HostRow
     from core.process.scanner import Scanner
     from core.process.supervisor import Supervisor
     from core.reply import Reply
@@ -37,9 +38,17 @@ class StatusNotes(Protocol):
     def status_notes(self) -> list[str]: ...
 
 
+class FleetView(Protocol):
+    """What ``hosts`` reads on a fleet member (core.fleet.hosts.FleetHosts): every host it knows, this one
+    as ``here``, and notes."""
+
+    def host_rows(self, here: HostRow, now: float) -> tuple[list[HostRow], list[str]]: ...
+
+
 @dataclass
 class Services:
-    """What handlers act on. ``digests`` and ``notes`` are plugged in after start-up (bot.extensions)."""
+    """What handlers act on. ``digests``, ``notes`` and ``fleet`` are plugged in after start-up
+    (bot.extensions, bot.fleet.install)."""
 
     supervisor: Supervisor
     scanner: Scanner
@@ -51,6 +60,7 @@ class Services:
     reload: Callable[[], Awaitable[str]] | None = None
     digests: DigestPoster | None = None
     notes: StatusNotes | None = None
+    fleet: FleetView | None = None
 
 
 Handler = Callable[["Services", "Command", "CommandContext", list[str]], Awaitable["Reply"]]

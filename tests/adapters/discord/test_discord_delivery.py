@@ -57,11 +57,17 @@ async def test_a_429_is_waited_out_and_the_alert_delivered_exactly_once(make_app
         assert posts(h.fake) == 2
 
 
-async def test_a_server_error_is_retried_and_the_alert_delivered_once(make_app: Any) -> None:
+async def test_a_server_error_is_handed_back_to_the_outbox_at_once_not_retried_inside_discord_py(
+        make_app: Any) -> None:
+    """discord.py would retry a 500 for 25 s while the alerts behind it wait; the outbox retries instead."""
     async with discord_procbot(make_app) as h:
         h.fake.fail_next(500, path=r"/channels/\d+/messages$")
-        await h.adapter.post(h.fake.channel_id, ALERT)
-        assert len(h.fake.channel_messages[h.fake.channel_id]) == 1 and posts(h.fake) == 2
+        with pytest.raises(DeliveryError) as err:
+            await h.adapter.post(h.fake.channel_id, ALERT)
+        assert err.value.retryable and "server error 500" in str(err.value)
+        assert posts(h.fake) == 1 and h.fake.channel_messages == {}
+        await h.adapter.post(h.fake.channel_id, ALERT)  # the outbox's retry
+        assert len(h.fake.channel_messages[h.fake.channel_id]) == 1
 
 
 async def test_a_long_rate_limit_is_handed_back_to_the_outbox_with_retry_after(make_app: Any) -> None:
