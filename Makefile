@@ -23,8 +23,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 # the kill -9 fault trials of tests/faults, many more of them (make test runs a bounded few)
+# The suite's randomized and timed faults, at full length (~6 min): 60 kill -9 trials, every accepted fuzzed
+# config run by a real daemon, a 60 s outage of 500s and 429s at the fake Slack and the fake Discord.
 faults-soak: $(STAMP)
 	PROCBOT_FAULT_TRIALS=$${PROCBOT_FAULT_TRIALS:-60} $(BIN)/python -m pytest -q tests/faults/test_kill9_random.py
+	PROCBOT_FUZZ_RUN=0 $(BIN)/python -m pytest -q --timeout 1200 tests/bot/test_config_fuzz.py
+	PROCBOT_OUTAGE_SECONDS=60 $(BIN)/python -m pytest -q --timeout 600 tests/core/alerts/test_outbox_lanes.py \
+		tests/adapters/discord/test_discord_outbox_lanes.py -k outage
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -30,7 +30,8 @@ ROOT = REPO
 PY = sys.executable
 SEED = 8
 TRIALS = 300
-RUN_SAMPLE = 16
+#: accepted configs started and stopped with a real daemon; `make faults-soak` runs every one (0 = all)
+RUN_SAMPLE = int(os.environ.get("PROCBOT_FUZZ_RUN", "16")) or TRIALS
 FILE_LEVEL = ("not valid TOML", "not UTF-8 text", "file does not exist", "cannot read")
 
 
