@@ -16,6 +16,7 @@ class Grant(Strict):
     groups: list[str] = Field(default_factory=list, description="Slack user-group IDs or Discord role IDs")
     programs: list[str] = Field(default_factory=list, description="globs or group:NAME; empty = all")
     channels: list[str] = Field(default_factory=list, description="channel IDs; empty = any")
+    hosts: list[str] = Field(default_factory=list, description="globs over fleet host names; empty = every host")
 
     @model_validator(mode="after")
     def _someone(self) -> Grant:
