@@ -74,3 +74,20 @@ async def test_the_front_sends_commands_through_the_shipped_config(make_member):
 
     assert reply.ok, reply.text
     assert app.supervisor.state("web").pid != before
+
+
+async def test_a_host_cannot_read_the_replies_other_hosts_send_the_front(make_member, nats_server):
+    await member(make_member, "front-1", "front")
+    errors: list[str] = []
+
+    async def record(e: Exception) -> None:
+        errors.append(str(e))
+
+    nc = await nats.connect(nats_server.url, user="web-01", password="web-01-example-password", error_cb=record,
+                            inbox_prefix="_INBOX.web-01")
+    try:
+        await nc.subscribe("_INBOX.front-1.>")
+        await nc.flush()
+        await wait_for(lambda: any("permissions violation" in e.lower() for e in errors), timeout=5)
+    finally:
+        await nc.close()
