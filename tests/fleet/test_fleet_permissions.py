@@ -11,9 +11,12 @@ from tests.helpers import wait_for
 
 BOB = CommandContext(Actor("slack", "U2", "bob"), channel="C1")
 VIC = CommandContext(Actor("slack", "U3", "vic"), channel="C1")
-#: the front's grants: bob operates host-1 only, vic only views
+#: the front's grants: bob operates host-1 only, vic views everywhere, ann administers, sue views host-1 only
 FRONT_GRANTS = {"grants": [{"role": "operator", "users": ["U2"], "hosts": ["host-1"]},
-                           {"role": "viewer", "users": ["U3"]}]}
+                           {"role": "viewer", "users": ["U3"]}, {"role": "admin", "users": ["U1"]},
+                           {"role": "viewer", "users": ["U4"], "hosts": ["host-1"]}]}
+SUE = CommandContext(Actor("slack", "U4", "sue"), channel="C1")
+ANN = CommandContext(Actor("slack", "U1", "ann"), channel="C1")
 #: a host's own grants, more restrictive than the front's: they no longer decide forwarded commands
 HOST_GRANTS = {"grants": [{"role": "viewer", "users": ["U2"]}]}
 
@@ -110,3 +113,25 @@ async def test_a_local_command_on_the_front_records_the_fronts_host_name(make_me
 
     row = (await front_app.registry.audit_rows(1))[0]
     assert (row.command, row.host) == ("info web", "front-1")
+
+
+async def test_a_bare_status_over_hosts_not_all_allowed_is_refused_naming_the_others(make_member):
+    front_app, front, _, _ = await fleet(make_member)
+
+    reply = await front.commands.handle("status", SUE)
+
+    assert reply.error_code == "unauthorized"
+    assert "`front-1`, `host-2`" in reply.text
+    assert (await front_app.registry.audit_rows(1))[0].host == "front-1,host-2"
+
+
+async def test_audit_on_the_front_filters_by_host_and_shows_it(make_member):
+    _, front, _, _ = await fleet(make_member)
+    await front.commands.handle("restart web@host-2", BOB)
+    await front.commands.handle("restart web@host-1", VIC)
+
+    reply = await front.commands.handle("audit host=host-2", ANN)
+
+    assert reply.ok, reply.text
+    assert reply.table is not None and reply.table.columns[-1] == "HOST"
+    assert [(row[3], row[-1]) for row in reply.table.rows] == [("restart web", "host-2")]
