@@ -64,7 +64,7 @@ class App:
         self.scanner = Scanner(self.supervisor, self.registry, self.clock, config.procbot.scan_interval,
                                config.procbot.tree_scan_every)
         self.silences = Silences(self.registry, self.clock)
-        self.permissions = Permissions(config.permissions)
+        self.permissions = Permissions(config.permissions, host=self.host)
         self.dispatcher = Dispatcher(
             supervisor=self.supervisor, scanner=self.scanner, registry=self.registry,
             permissions=self.permissions, silences=self.silences, clock=self.clock, host=self.host,

@@ -54,6 +54,15 @@ class Unauthorized(ProcbotError):
     code = "unauthorized"
 
 
+class HostsRefused(Unauthorized):
+    """A fleet command for hosts the actor may not act on (refused at the front, nothing sent)."""
+
+    def __init__(self, message: str, hosts: list[str]) -> None:
+        super().__init__(message)
+        #: the target hosts that are not allowed (the audit row names them)
+        self.hosts = hosts
+
+
 class SpawnFailed(ProcbotError):
     """The OS refused to start the program (missing executable, bad cwd, ...)."""
 

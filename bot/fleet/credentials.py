@@ -94,7 +94,10 @@ def _env(config: Config, environ: Mapping[str, str], key: str, name: str) -> str
 
 def cluster_credentials(settings: ClusterSettings, config: Config, environ: Mapping[str, str]) -> ClusterCredentials:
     """Keyword arguments for ``nats.connect`` with the one way to authenticate the config names."""
-    opts: dict[str, Any] = {"servers": [u.strip() for u in settings.url.split(",")]}
+    # replies to this member's requests come back under its own name, so a server config can let each
+    # host read its own replies and nobody else's (config/nats-server.conf: `_INBOX.<host>.>`)
+    opts: dict[str, Any] = {"servers": [u.strip() for u in settings.url.split(",")],
+                            "inbox_prefix": f"_INBOX.{fleet_host(config)}"}
     secrets: list[str] = []
     if settings.user is not None:
         opts["user"] = settings.user

@@ -53,7 +53,7 @@ class FleetNode:
         self.liveness = Liveness(app.clock, ttl=settings.heartbeat_ttl, check_every=check_every,
                                  link_up=lambda: self.link.up, self_host=self.host)
         self.client = FleetClient(self.link, self.liveness, timeout=settings.request_timeout)
-        self.commands = FleetCommands(app.dispatcher, self.client, self.liveness, self.host)
+        self.commands = FleetCommands(app.dispatcher, self.client, self.liveness, self.host, app.permissions)
         self.hosts = FleetHosts(self.liveness, front=self.front, link_note=self.link.status_note)
         self.link.on_connect(self.service.attach)
         self.link.on_connect(self.heartbeat.attach)

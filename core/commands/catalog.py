@@ -21,7 +21,7 @@ from __future__ import annotations
 MAX_LOG_LINES = 1000
 MAX_AUDIT_ROWS = 200
 #: `audit` filters, key=value words; `since` is a duration, `page` a page number
-AUDIT_FILTERS = ("platform", "user", "program", "outcome", "since", "page")
+AUDIT_FILTERS = ("platform", "user", "program", "outcome", "host", "since", "page")
 AUDIT_OUTCOMES = ("ok", "refused", "error", "invalid", "confirm")
 #: free text (a silence reason) takes at most this many words; its ``limit`` bounds the characters
 MAX_TEXT_WORDS = 62
@@ -180,7 +180,7 @@ VERBS: tuple[Verb, ...] = (
     Verb("audit", "the audit trail, filtered and paged", role="admin", handler="audit.audit",
          args=(Arg("n", COUNT, help="how many entries", limit=MAX_AUDIT_ROWS, unit="entries"),
                Arg("filters", FILTERS,
-                   words="[platform=P] [user=ID] [program=NAME] [outcome=O] [since=1h] [page=N]")),
+                   words="[platform=P] [user=ID] [program=NAME] [outcome=O] [host=H] [since=1h] [page=N]")),
          read_only=True),
     Verb("reload", "re-read the config file and apply program changes", role="admin", handler="lifecycle.reload",
          slow=True),

@@ -138,9 +138,11 @@ class Dispatcher:
         """Audit a request an adapter answered itself (stale button, shutting down, lookup failed)."""
         await self._audit(ctx, _printable(command), "refused", reason)
 
-    async def audit_refusal(self, ctx: CommandContext, text: str, outcome: str, detail: str) -> None:
-        """Audit a request refused before it became a command (too many clients, too long, timed out)."""
-        await self._audit(ctx, _printable(text), outcome, detail)
+    async def audit_refusal(self, ctx: CommandContext, text: str, outcome: str, detail: str,
+                            host: str | None = None) -> None:
+        """Audit a request refused before it became a command (too many clients, too long, timed out), or a
+        fleet command the front refused for other hosts (``host`` names them)."""
+        await self._audit(ctx, _printable(text), outcome, detail, host=host)
 
     # -- the pipeline ----------------------------------------------------
     async def _run(self, cmd: Command, ctx: CommandContext, *, confirmed: bool) -> Reply:
@@ -183,12 +185,15 @@ class Dispatcher:
             names = self.sup.resolve(cmd.target)
         return {n: self.sup.state(n).group for n in names}
 
-    async def _audit(self, ctx: CommandContext, command: str, outcome: str, detail: str = "") -> None:
-        """Write the row; a registry that cannot take it is logged, never turned into a lost answer."""
+    async def _audit(self, ctx: CommandContext, command: str, outcome: str, detail: str = "",
+                     host: str | None = None) -> None:
+        """Write the row (``host``: where the command was for, this host unless named); a registry that
+        cannot take it is logged, never turned into a lost answer."""
         a = ctx.actor
         try:
             await self.registry.audit(
-                self.clock.time(), a.platform, a.user_id, a.display_name, ctx.channel, command[:500], outcome, detail
+                self.clock.time(), a.platform, a.user_id, a.display_name, ctx.channel, command[:500], outcome, detail,
+                host=self.env.host if host is None else host,
             )
         except ProcbotError as e:
             log.error("could not audit %r by %s (%s): %s", command[:100], a.label, outcome, e)

@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from core.actor import Actor, CommandContext
+from core.actor import Actor, CommandContext, Decision
 from core.errors import InvalidInput
 from core.reply import Reply
 
@@ -42,28 +42,43 @@ KINDS = ("handle", "press", "digest")
 
 def encode_request(req: CommandRequest) -> bytes:
     a = req.ctx.actor
+    d = a.decided
     return json.dumps({
         "v": VERSION, "kind": req.kind, "text": req.text, "channel": req.ctx.channel,
         # raw (unmasked) log lines are for the host's own operator: never across the fleet
         "actor": {"platform": a.platform, "user_id": a.user_id, "display_name": a.display_name,
                   "groups": sorted(a.groups), "local": a.local},
+        # the front's decision: what this actor holds on the host the request is for
+        "decision": None if d is None else {"role": d.role, "scoped": [[r, list(p)] for r, p in d.scoped]},
     }).encode()
+
+
+def _decision(obj: object) -> Decision | None:
+    if obj is None:
+        return None
+    if not isinstance(obj, dict):
+        raise InvalidInput("A fleet command whose decision is not an object.")
+    scoped = tuple((str(r), tuple(map(str, p))) for r, p in obj.get("scoped", []))
+    return Decision(str(obj["role"]), scoped)
 
 
 def decode_request(data: bytes) -> CommandRequest:
     obj = _load(data, "command")
     try:
         a = obj["actor"]
+        decided = _decision(obj.get("decision"))
+        # `local` (the front's own CLI or console) only spares confirmations here: the role is the
+        # decision's; a request without a decision is never local (this host's grants decide)
         actor = Actor(platform=str(a["platform"]), user_id=str(a["user_id"]),
                       display_name=str(a.get("display_name", "")), groups=frozenset(map(str, a.get("groups", []))),
-                      local=bool(a.get("local", False)))
+                      local=decided is not None and bool(a.get("local", False)), decided=decided)
         kind = str(obj.get("kind", "handle"))
         if kind not in KINDS:
             raise InvalidInput(f"Unknown fleet command kind {kind!r}.")
         channel = obj.get("channel")
         ctx = CommandContext(actor, None if channel is None else str(channel))
         return CommandRequest(text=str(obj["text"]), ctx=ctx, kind=kind)
-    except (KeyError, TypeError) as e:
+    except (KeyError, TypeError, ValueError) as e:
         raise InvalidInput(f"A fleet command without {e}.") from None
 
 

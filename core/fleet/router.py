@@ -8,6 +8,12 @@ that host; ``@glob`` to every known matching host, their replies merged, one
 section per host, silent hosts named. Buttons on a remote reply are
 rewritten to ``fleet:<host>:<value>`` so a press goes back to the host whose
 dispatcher holds the confirmation.
+
+Permissions are decided here, once, against this front's [permissions]: a
+command for other hosts is checked for every host it targets before anything
+is sent (refused whole, and audited here naming the hosts, when one is not
+allowed), and each request carries the actor and the front's decision for
+that host, which the host applies instead of its own grants.
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from core.actor import CommandContext
-from core.errors import FleetUnavailable, HostOffline, HostTimeout, InvalidInput, ProcbotError
+from core.actor import CommandContext, Decision
+from core.commands.grammar import parse
+from core.commands.permissions import Permissions
+from core.errors import FleetUnavailable, HostOffline, HostsRefused, HostTimeout, InvalidInput, ProcbotError
 from core.fleet.client import FleetClient
 from core.fleet.liveness import Liveness
 from core.fleet.targets import HostedCommand, split_host
@@ -28,11 +36,13 @@ _FLEET_ERRORS = (FleetUnavailable, HostOffline, HostTimeout)
 
 
 class FleetCommands:
-    def __init__(self, local: object, client: FleetClient, liveness: Liveness, host: str) -> None:
+    def __init__(self, local: object, client: FleetClient, liveness: Liveness, host: str,
+                 permissions: Permissions) -> None:
         self.local = local
         self.client = client
         self.liveness = liveness
         self.host = host
+        self.perms = permissions
 
     # -- CommandHandler ------------------------------------------------------
     async def handle(self, text: str, ctx: CommandContext) -> Reply:
@@ -48,14 +58,33 @@ class FleetCommands:
             return await self._one(cmd.hosts, cmd.text, ctx)
         return await self._many(cmd, ctx)
 
+    async def _decide(self, text: str, ctx: CommandContext, hosts: list[str]) -> dict[str, Decision] | Reply:
+        """The front's decision for each target host, or the refusal (audited here, naming the hosts).
+
+        Text the grammar refuses goes on undecided (no role at all): the host answers
+        the same error a local command gets, and audits it.
+        """
+        try:
+            verb = parse(text).verb
+        except InvalidInput:
+            return {h: Decision("none") for h in hosts}
+        try:
+            return self.perms.decide_hosts(ctx.actor, ctx.channel, verb, hosts)
+        except HostsRefused as e:
+            await self.local.audit_refusal(ctx, text, "refused", str(e),  # type: ignore[attr-defined]
+                                           host=",".join(e.hosts))
+            return Reply.error(e)
+
     async def press(self, value: str, ctx: CommandContext) -> Reply:
         if not value.startswith(PRESS_PREFIX):
             return await self.local.press(value, ctx)  # type: ignore[attr-defined]
         host, _, inner = value[len(PRESS_PREFIX):].partition(":")
         if host == self.host:
             return await self.local.press(inner, ctx)  # type: ignore[attr-defined]
+        # what the button does is the host's (a pending confirmation): it applies this decision to it
+        decided = _deciding(ctx, self.perms.decide(ctx.actor, ctx.channel, host))
         try:
-            return _tagged(await self.client.send(host, inner, ctx, kind="press"), host)
+            return _tagged(await self.client.send(host, inner, decided, kind="press"), host)
         except _FLEET_ERRORS as e:
             return Reply.error(e)
 
@@ -68,15 +97,19 @@ class FleetCommands:
     async def refused(self, ctx: CommandContext, command: str, reason: str) -> None:
         await self.local.refused(ctx, command, reason)  # type: ignore[attr-defined]
 
-    async def audit_refusal(self, ctx: CommandContext, text: str, outcome: str, detail: str) -> None:
-        await self.local.audit_refusal(ctx, text, outcome, detail)  # type: ignore[attr-defined]
+    async def audit_refusal(self, ctx: CommandContext, text: str, outcome: str, detail: str,
+                            host: str | None = None) -> None:
+        await self.local.audit_refusal(ctx, text, outcome, detail, host=host)  # type: ignore[attr-defined]
 
     # -- routing -------------------------------------------------------------
     async def _one(self, host: str, text: str, ctx: CommandContext) -> Reply:
         if host == self.host:
             return await self.local.handle(text, ctx)  # type: ignore[attr-defined]
+        decisions = await self._decide(text, ctx, [host])
+        if isinstance(decisions, Reply):
+            return decisions
         try:
-            return _tagged(await self.client.send(host, text, ctx), host)
+            return _tagged(await self.client.send(host, text, _deciding(ctx, decisions[host])), host)
         except _FLEET_ERRORS as e:
             return Reply.error(e)
 
@@ -85,9 +118,12 @@ class FleetCommands:
         if not hosts:
             return Reply.error(InvalidInput(f"No known host matches `{cmd.hosts}` "
                                             f"(known: {', '.join([self.host, *self.liveness.names()])})."))
+        decisions = await self._decide(cmd.text, ctx, hosts)
+        if isinstance(decisions, Reply):
+            return decisions
         silent = {v.host for v in self.liveness.hosts() if v.silent}
         asking = [h for h in hosts if h not in silent]
-        replies = await asyncio.gather(*(self._ask(h, cmd.text, ctx) for h in asking))
+        replies = await asyncio.gather(*(self._ask(h, cmd.text, _deciding(ctx, decisions[h])) for h in asking))
         return merge(dict(zip(asking, replies, strict=True)), [h for h in hosts if h in silent], self.liveness,
                      self.client.link.clock.time())
 
@@ -98,9 +134,18 @@ class FleetCommands:
             return e
 
     async def _one_raw(self, host: str, text: str, ctx: CommandContext) -> Reply:
-        if host == self.host:
-            return await self.local.handle(text, ctx)  # type: ignore[attr-defined,no-any-return]
+        if host == self.host:  # this host's own dispatcher checks it again: the same grants, the same answer
+            return await self.local.handle(text, _undecided(ctx))  # type: ignore[attr-defined,no-any-return]
         return _tagged(await self.client.send(host, text, ctx), host)
+
+
+def _deciding(ctx: CommandContext, decision: Decision) -> CommandContext:
+    """The context a host receives: the same actor and channel, and the front's decision for that host."""
+    return replace(ctx, actor=replace(ctx.actor, decided=decision))
+
+
+def _undecided(ctx: CommandContext) -> CommandContext:
+    return replace(ctx, actor=replace(ctx.actor, decided=None))
 
 
 def _tagged(reply: Reply, host: str) -> Reply:

@@ -15,6 +15,7 @@ class Grant:
     groups: list[str] = setting(factory=list, description="Slack user-group IDs or Discord role IDs")
     programs: list[str] = setting(factory=list, description="globs or group:NAME; empty = all")
     channels: list[str] = setting(factory=list, description="channel IDs; empty = any")
+    hosts: list[str] = setting(factory=list, description="globs over fleet host names; empty = every host")
 
     def _check(self) -> None:
         if not self.users and not self.groups:

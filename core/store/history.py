@@ -69,7 +69,11 @@ class AuditRow:
     command: str
     outcome: str
     detail: str
+    #: the host the command was for (comma-separated when a front refused several); '' before schema 4
+    host: str = ""
 
+
+_AUDIT_COLUMNS = "id, at, platform, user_id, user_name, channel, command, outcome, detail, host"
 
 _RUN_INSERT = ("INSERT INTO runs(program, pid, start_ticks, started_at, started_by, adopted, nonce) "
                "VALUES (?,?,?,?,?,?,?) ON CONFLICT(nonce) DO NOTHING")
@@ -214,25 +218,27 @@ class History(RegistryConnection):
         command: str,
         outcome: str,
         detail: str = "",
+        host: str = "",
     ) -> int:
         return await self.execute(
-            "INSERT INTO audit(at, platform, user_id, user_name, channel, command, outcome, detail) "
-            "VALUES (?,?,?,?,?,?,?,?)",
-            (at, platform, user_id, user_name, channel, command, outcome, detail),
+            "INSERT INTO audit(at, platform, user_id, user_name, channel, command, outcome, detail, host) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            (at, platform, user_id, user_name, channel, command, outcome, detail, host),
         )
 
     async def audit_rows(self, limit: int = 20) -> list[AuditRow]:
-        rows = await self.fetch_all("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+        rows = await self.fetch_all(f"SELECT {_AUDIT_COLUMNS} FROM audit ORDER BY id DESC LIMIT ?", (limit,))
         return [AuditRow(*r) for r in rows]
 
     async def audit_page(
         self, limit: int, offset: int = 0, *, platform: str | None = None, user: str | None = None,
         program: str | None = None, outcome: str | None = None, since: float | None = None,
+        host: str | None = None,
     ) -> tuple[list[AuditRow], int]:
         """One page of audit rows, newest first, and how many rows match in all.
 
         ``user`` matches the ID or the name; ``program`` matches a whole word of the command
-        (commands are stored normalised, one space between words).
+        (commands are stored normalised, one space between words); ``host`` one of the row's hosts.
         """
         where, params = [], []
         for column, value in (("platform", platform), ("outcome", outcome)):
@@ -245,12 +251,15 @@ class History(RegistryConnection):
         if program is not None:
             where.append("instr(' ' || command || ' ', ?) > 0")
             params.append(f" {program} ")
+        if host is not None:
+            where.append("instr(',' || host || ',', ?) > 0")
+            params.append(f",{host},")
         if since is not None:
             where.append("at >= ?")
             params.append(since)
         cond = (" WHERE " + " AND ".join(where)) if where else ""
         total = await self.fetch_all(f"SELECT COUNT(*) FROM audit{cond}", params)
-        rows = await self.fetch_all(f"SELECT * FROM audit{cond} ORDER BY id DESC LIMIT ? OFFSET ?",
+        rows = await self.fetch_all(f"SELECT {_AUDIT_COLUMNS} FROM audit{cond} ORDER BY id DESC LIMIT ? OFFSET ?",
                                     [*params, limit, offset])
         return [AuditRow(*r) for r in rows], int(total[0][0])
 

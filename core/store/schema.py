@@ -158,6 +158,11 @@ MIGRATIONS: list[str] = [
     UPDATE runs SET nonce = 'legacy-' || id WHERE nonce IS NULL;
     CREATE UNIQUE INDEX runs_nonce ON runs(nonce);
     """,
+    # 4: the host an audit row is about (issue 10): this host for its own commands, the refused target
+    #   hosts (comma-separated) for a fleet command the front refused. Rows from before: ''.
+    """
+    ALTER TABLE audit ADD COLUMN host TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 

@@ -16,16 +16,16 @@ async def audit(env: Services, cmd: Command, ctx: CommandContext, programs: list
     x = cmd.extra
     n = min(int(x.get("n", DEFAULT_AUDIT_ROWS)), MAX_AUDIT_ROWS)
     page = int(x.get("page", 1))
-    filters = {k: str(x[k]) for k in ("platform", "user", "program", "outcome") if k in x}
+    filters = {k: str(x[k]) for k in ("platform", "user", "program", "outcome", "host") if k in x}
     since = env.clock.time() - int(x["since"]) if "since" in x else None
     rows, total = await env.registry.audit_page(n, (page - 1) * n, since=since, **filters)
-    table = [[fmt.when(r.at), f"{r.platform}:{r.user_name or r.user_id}", r.channel or "-", r.command, r.outcome]
-             for r in rows]
+    table = [[fmt.when(r.at), f"{r.platform}:{r.user_name or r.user_id}", r.channel or "-", r.command, r.outcome,
+              r.host or "-"] for r in rows]
     pages = max(1, -(-total // n))
     text = f"Page {page} of {pages} ({total} matching rows)."
     if page < pages:
         nxt = " ".join(w for w in cmd.args if not w.lower().startswith("page="))
         text += f" Next: `audit {nxt + ' ' if nxt else ''}page={page + 1}`"
-    return Reply(title="Audit trail", table=Table(["WHEN", "WHO", "CHANNEL", "COMMAND", "OUTCOME"], table),
+    return Reply(title="Audit trail", table=Table(["WHEN", "WHO", "CHANNEL", "COMMAND", "OUTCOME", "HOST"], table),
                  text=text if rows else "No audit rows match.",
                  data={"rows": [r.__dict__ for r in rows], "page": page, "pages": pages, "total": total})
