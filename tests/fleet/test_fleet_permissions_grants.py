@@ -10,13 +10,14 @@ from core.actor import Actor, CommandContext, Decision
 from core.commands.permissions import Permissions
 from core.errors import HostsRefused, Unauthorized
 from core.fleet.codec import CommandRequest, decode_request, encode_request
+from core.spec import Grant
 from core.spec import Permissions as PermissionSettings
 
 BOB = Actor("slack", "U2", "bob")
 
 
 def perms(*grants: dict, host: str = "front-1") -> Permissions:
-    return Permissions(PermissionSettings(grants=list(grants)), host=host)
+    return Permissions(PermissionSettings(grants=[Grant(**g) for g in grants]), host=host)
 
 
 def test_a_grant_scoped_to_hosts_holds_only_on_the_hosts_it_names():
