@@ -137,11 +137,13 @@ def schema_answer(path: Path) -> bytes:
 def start_checking(path: Path, *, fork: bool = False) -> Checking:
     """Start checking ``path`` in a child; :meth:`Checking.result` waits for the answer.
 
-    ``fork`` (start-up only, while the process has one thread): the child is a copy of this
+    ``fork`` (start-up, when the process has one thread, else as without): the child is a copy of this
     process, so it skips the interpreter's start and the imports already done (~0.15 s of the
     critical path). Otherwise (reload, with the loop's threads running) a fresh interpreter.
     """
-    if fork:
+    import threading
+
+    if fork and threading.active_count() == 1:  # with other threads a fork could copy a held lock
         return Checking(path, _forked(path))
     import subprocess
     import sys
@@ -162,9 +164,6 @@ def start_checking(path: Path, *, fork: bool = False) -> Checking:
 
 
 def _forked(path: Path) -> Callable[[], tuple[bytes, str]]:
-    import threading
-
-    assert threading.active_count() == 1, "fork only while the process has one thread"
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: answer, then leave without running the parent's exit handlers
