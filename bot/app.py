@@ -26,7 +26,7 @@ from core.commands.dispatcher import Dispatcher
 from core.commands.permissions import Permissions
 from core.errors import ProcbotError
 from core.logd.client import LogDaemonClient
-from core.ports import CommandHandler, Messenger
+from core.ports import CommandHandler, Forwarder, Messenger
 from core.process.events import EventBus
 from core.process.scanner import Scanner
 from core.process.supervisor import Supervisor
@@ -74,7 +74,8 @@ class App:
         self.commands: CommandHandler = self.dispatcher
         self.recorder = EventRecorder(self.bus, self.registry)
         self.console = ConsoleAdapter(self.bus, console_out, show_events=console_events)
-        self.messengers: dict[str, Messenger] = {"console": self.console}
+        #: where alerts go, by platform: chat Messengers, or on a fleet host the relay to the front (a Forwarder)
+        self.messengers: dict[str, Messenger | Forwarder] = {"console": self.console}
         self.adapters: list[Any] = []
         self._with_adapters = with_adapters
         self._tasks: list[asyncio.Task[None]] = []

@@ -20,7 +20,7 @@ from core.alerts.policy import AlertPolicy
 from core.alerts.recording import RegistryAlerts, route_destinations
 from core.digest.builder import DigestBuilder
 from core.errors import ConfigError, DeliveryError
-from core.ports import Messenger
+from core.ports import Forwarder, Messenger
 from core.process.oom import OomWatch
 from core.store.outbox import OutboxStore
 from core.store.rollup import SampleRollup
@@ -49,13 +49,8 @@ def install_extensions(app: App, *, outbox_backoff: float = 1.0) -> Alerting:
         raise ConfigError(app.config.source, key, problem)
     incidents = IncidentStore(app.registry)
     rollup = SampleRollup(app.registry)
-    # in a fleet the outbox can also hand whole rows to the relay (core.fleet.publisher); otherwise the same Outbox
-    outbox_class = Outbox
-    if app.config.cluster is not None:  # nats-py (~0.4-0.8 s to import here) is loaded only by fleet members
-        from core.fleet.publisher import RelayOutbox
-
-        outbox_class = RelayOutbox
-    outbox = outbox_class(OutboxStore(app.registry), messenger_lookup(app), app.clock, backoff_initial=outbox_backoff)
+    # in a fleet, bot.fleet.install puts the relay to the front (a Forwarder) among app.messengers
+    outbox = Outbox(OutboxStore(app.registry), messenger_lookup(app), app.clock, backoff_initial=outbox_backoff)
     policy = AlertPolicy(
         bus=app.bus, outbox=outbox, store=incidents, silences=app.silences, supervisor=app.supervisor,
         settings=lambda: app.config.alerts, clock=app.clock, host=app.host, oom=OomWatch(),
@@ -75,14 +70,14 @@ def install_extensions(app: App, *, outbox_backoff: float = 1.0) -> Alerting:
 
 
 def messenger_lookup(app: App) -> MessengerLookup:
-    """Platform -> Messenger, or a DeliveryError that says why alerts cannot go there.
+    """Platform -> Messenger (or Forwarder), or a DeliveryError that says why alerts cannot go there.
 
     Adapters start after the extensions, so a configured platform without its
     Messenger yet is a short retryable wait; an unconfigured one is a failure
     shown in ``/proc status``, never a crash.
     """
 
-    def lookup(platform: str) -> Messenger:
+    def lookup(platform: str) -> Messenger | Forwarder:
         messenger = app.messengers.get(platform)
         if messenger is not None:
             return messenger

@@ -2,12 +2,15 @@
 
 Adapters call a :class:`CommandHandler` (the dispatcher) and, for alerts and
 digests, implement :class:`Messenger`. Neither side knows the other's
-internals, so an adapter holds no business rules.
+internals, so an adapter holds no business rules. A destination that hands
+outbox entries on to another outbox instead of posting them (the fleet's
+relay from a host to its front) implements :class:`Forwarder`.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Protocol, TypeGuard
 
 from core.actor import CommandContext
 from core.reply import Reply
@@ -59,3 +62,40 @@ def can_edit(messenger: Messenger) -> bool:
 def can_thread(messenger: Messenger) -> bool:
     """``messenger.can_thread``; a Messenger that does not say can."""
     return bool(getattr(messenger, "can_thread", True))
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One outbox entry whole, as a :class:`Forwarder` is handed it.
+
+    Why more than a channel and a Reply: a forwarder passes the entry on to another outbox, and
+    what makes the entry itself (its id or dedup key, when it was made) is what lets the next hop
+    store it once however often it is sent again after a crash.
+    """
+
+    entry_id: int
+    created_at: float
+    dedup_key: str | None
+    destination: str          # "slack:C123"
+    action: str               # post | reply | update
+    reply: Reply              # the newest payload: queued edits coalesce
+    parent_ref: str | None    # the message ref of the entry this one updates or replies to, once delivered
+
+
+class Forwarder(Protocol):
+    """Takes whole outbox entries for one platform and hands them on. Raises ``DeliveryError``.
+
+    The outbox treats it as it treats a Messenger (lanes, retries, ``NotReady`` while it cannot
+    send yet, dedup keys); only the last step differs: the entry is not rendered as a post, an
+    edit or a thread reply, it is handed over as an :class:`Envelope` for the other side to do that.
+    """
+
+    platform: str
+
+    async def forward(self, envelope: Envelope) -> str:
+        """Hand the entry on; returns the reference recorded as its message ref (an update's parent names it)."""
+
+
+def forwards(target: Messenger | Forwarder) -> TypeGuard[Forwarder]:
+    """Whether the outbox hands ``target`` whole entries (a :class:`Forwarder`) rather than posts."""
+    return callable(getattr(target, "forward", None))

@@ -32,6 +32,12 @@ Rules:
   answers. If procbot dies in that window (the length of one HTTP call) the
   message is sent again after the restart. We prefer a rare duplicate to a
   lost alert; Slack offers no idempotency key to close the window.
+* **Forwarders.** The lookup may answer a :class:`~core.ports.Forwarder`
+  instead of a Messenger (on a fleet host, the relay to the front): the lane
+  then hands it the whole entry as an :class:`~core.ports.Envelope` (see
+  :func:`envelope`) rather than posting, editing or replying. Everything
+  else (lanes, retries, coalescing, ``NotReady``) is the same; the entry's
+  identity in the envelope is what lets the next hop close the window above.
 """
 
 from __future__ import annotations
@@ -42,18 +48,19 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from core.clock import Clock
 from core.errors import DeliveryError, RegistryError
-from core.ports import Messenger, can_edit, can_thread
+from core.ports import Envelope, Forwarder, Messenger, can_edit, can_thread, forwards
 from core.reply import Reply
 from core.store.outbox import OutboxRow, OutboxStore
 from core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
-#: resolves a platform name ("slack") to its Messenger, or raises DeliveryError saying why not
-MessengerLookup = Callable[[str], Messenger]
+#: resolves a platform name ("slack") to its Messenger (or Forwarder), or raises DeliveryError saying why not
+MessengerLookup = Callable[[str], Messenger | Forwarder]
 
 
 class NotReady(DeliveryError):
@@ -287,9 +294,9 @@ class Outbox:
         ids = [row.id, *(u.id for u in newer if u.id != row.id)]
         reply = newer[-1].reply if newer else row.reply
         try:
-            messenger = self.messengers(dest.platform)
+            target = self.messengers(dest.platform)
             async with asyncio.timeout(self.send_timeout):
-                ref = await self._send(messenger, dest, row, reply)
+                ref = await self._send(target, dest, row, reply)
         except NotReady as e:
             await self.store.mark_retry(row.id, row.attempts, self.clock.time() + (e.retry_after or 0.2), str(e))
             return
@@ -313,13 +320,22 @@ class Outbox:
                      row.attempts)
             await self._refresh_notes()
 
-    async def _send(self, messenger: Messenger, dest: Destination, row: OutboxRow, reply: Reply) -> str | None:
+    async def _send(self, target: Messenger | Forwarder, dest: Destination, row: OutboxRow,
+                    reply: Reply) -> str | None:
         """Perform one delivery; returns the message ref, or None when the row was settled otherwise.
 
-        What the destination cannot do is done the nearest way it can: an edit
-        becomes a follow-up post in the thread of the edited message, a thread
-        reply becomes a top-level post.
+        A Forwarder is handed the whole entry. For a Messenger, what the
+        destination cannot do is done the nearest way it can: an edit becomes
+        a follow-up post in the thread of the edited message, a thread reply
+        becomes a top-level post.
         """
+        if forwards(target):
+            parent = await self.store.get(row.thread_of) if row.thread_of is not None else None
+            return await target.forward(envelope(row, reply, parent))
+        return await self._post(cast(Messenger, target), dest, row, reply)
+
+    async def _post(self, messenger: Messenger, dest: Destination, row: OutboxRow, reply: Reply) -> str | None:
+        """The chat step of :meth:`_send`: a post, a thread reply or an edit (or its nearest stand-in)."""
         if row.action == "post":
             return await messenger.post(dest.channel, reply)
         parent = await self.store.get(row.thread_of) if row.thread_of is not None else None
@@ -366,6 +382,14 @@ class Outbox:
                          delay, err)
             await self.store.mark_retry(row.id, attempts, now + delay, str(err))
         await self._refresh_notes()
+
+
+def envelope(row: OutboxRow, reply: Reply | None = None, parent: OutboxRow | None = None) -> Envelope:
+    """The entry ``row`` as a Forwarder is handed it: with ``reply`` (the newest payload, when queued
+    edits coalesced; the row's own by default) and the message ref of ``parent``, if it has one."""
+    return Envelope(entry_id=row.id, created_at=row.created_at, dedup_key=row.dedup_key,
+                    destination=row.destination, action=row.action, reply=reply if reply is not None else row.reply,
+                    parent_ref=parent.message_ref if parent is not None else None)
 
 
 def _count(n: int, noun: str) -> str:

@@ -37,7 +37,8 @@ async def make_member(nats_server: NatsServer, make_app: MakeApp, tmp_path: Path
     Each member has its own state directory and host name, like a separate machine; its link
     to the real nats-server is up when this returns. ``alerting=True`` installs the alert
     outbox too (and, on a host, its relay to the front); ``messengers`` stand in for chat
-    platforms on a front (the fleet under test is NATS; the last hop to chat is tested elsewhere).
+    platforms on a front (the fleet under test is NATS; the last hop to chat, the front's real
+    slack-bolt client against the fake Slack, is tests/fleet/test_fleet_slack_front.py).
     """
 
     async def factory(host: str, *, role: str = "host", alerting: bool = False, cluster: dict[str, Any] | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-from core.alerts.outbox import Outbox
+from core.alerts.outbox import Outbox, envelope
 from core.fleet.consumer import front_key
 from core.fleet.publisher import OutboxRelay
 from tests.alert_fixtures import RecordingMessenger, alert_program
@@ -56,7 +56,7 @@ async def test_a_row_published_twice_is_stored_once_and_queued_once(make_member)
     row = await outbox.store.get(entry)
     await wait_for(lambda: relay.published >= 1)
 
-    again = await relay.relay(row, row.reply, None)  # what the restarted host does with the unmarked row
+    again = await relay.forward(envelope(row))  # what the restarted host does with the unmarked row
 
     assert relay.duplicates == 1
     await wait_for(lambda: any(m.reply.title == "deploy started" for m in rec.messages))
