@@ -7,7 +7,10 @@ prompt first for one that changes something; none, the local not-found answer.
 
 from __future__ import annotations
 
+import json
+
 from core.actor import Actor, CommandContext
+from core.fleet.codec import Heartbeat, decode_heartbeat, encode_heartbeat
 from tests.conftest import sleeper
 from tests.helpers import wait_for
 
@@ -35,6 +38,22 @@ async def test_a_heartbeat_names_the_hosts_programs_and_groups(make_member):
     hb = front.liveness.get("host-2").heartbeat
     assert hb.program_names == ["api", "web"]
     assert hb.group_names == ["edge"]
+
+
+def test_a_heartbeat_from_a_newer_host_with_fields_this_front_does_not_know_is_still_read():
+    raw = json.loads(encode_heartbeat(Heartbeat("host-2", 1.0, 0.0, programs=1, failing=0, program_names=["web"])))
+    raw["something_later"] = {"x": 1}
+
+    hb = decode_heartbeat(json.dumps(raw).encode())
+
+    assert (hb.host, hb.program_names) == ("host-2", ["web"])
+
+
+def test_a_heartbeat_from_an_older_host_names_no_programs():
+    raw = json.loads(encode_heartbeat(Heartbeat("host-2", 1.0, 0.0, programs=1, failing=0)))
+    del raw["program_names"], raw["group_names"]
+
+    assert decode_heartbeat(json.dumps(raw).encode()).program_names == []
 
 
 async def test_restart_of_a_program_only_one_host_has_restarts_it_there_only(make_member):
