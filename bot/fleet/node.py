@@ -14,6 +14,7 @@ import logging
 from bot.app import App
 from bot.fleet.credentials import cluster_credentials, fleet_host
 from bot.platforms import chat_ready
+from core.commands.confirm import Confirmations
 from core.fleet.client import FleetClient
 from core.fleet.hosts import FleetHosts, procbot_version
 from core.fleet.link import FleetLink
@@ -49,11 +50,15 @@ class FleetNode:
         self.link = FleetLink(self.host, creds.options, app.clock, reconnect_wait=reconnect_wait)
         self.service = CommandService(self.host, app.dispatcher)
         self.heartbeat = HeartbeatSender(self.host, self._snapshot, app.clock, interval=settings.heartbeat_interval,
-                                         ttl=settings.heartbeat_ttl, version=procbot_version(), front=self.front)
+                                         ttl=settings.heartbeat_ttl, version=procbot_version(), front=self.front,
+                                         inventory=self._inventory)
         self.liveness = Liveness(app.clock, ttl=settings.heartbeat_ttl, check_every=check_every,
                                  link_up=lambda: self.link.up, self_host=self.host)
         self.client = FleetClient(self.link, self.liveness, timeout=settings.request_timeout)
-        self.commands = FleetCommands(app.dispatcher, self.client, self.liveness, self.host, app.permissions)
+        self.commands = FleetCommands(app.dispatcher, self.client, self.liveness, self.host, app.permissions,
+                                      local_inventory=self._inventory,
+                                      confirmations=Confirmations(app.clock,
+                                                                  app.config.permissions.confirm_timeout))
         self.hosts = FleetHosts(self.liveness, front=self.front, link_note=self.link.status_note)
         self.link.on_connect(self.service.attach)
         self.link.on_connect(self.heartbeat.attach)
@@ -66,6 +71,10 @@ class FleetNode:
     def _snapshot(self) -> tuple[int, list[str]]:
         states = self.app.supervisor.states()
         return len(states), sorted(s.name for s in states if s.state in FAILED_STATES)
+
+    def _inventory(self) -> tuple[list[str], list[str]]:
+        states = self.app.supervisor.states()
+        return sorted(s.name for s in states), sorted({s.group for s in states if s.group})
 
     def add_stopper(self, stop: object) -> None:
         self._stoppers.insert(0, stop)  # type: ignore[arg-type]

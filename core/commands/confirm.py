@@ -24,6 +24,8 @@ class Pending:
     platform: str
     channel: str | None
     expires: float
+    #: the fleet hosts a front sends the command to once confirmed (empty: this host's own dispatcher)
+    hosts: tuple[str, ...] = ()
 
     def asked_by(self, ctx: CommandContext) -> bool:
         return self.user == ctx.actor.user_id and self.platform == ctx.actor.platform
@@ -35,12 +37,12 @@ class Confirmations:
         self.timeout = timeout
         self._pending: dict[str, Pending] = {}
 
-    def ask(self, cmd: Command, ctx: CommandContext, programs: list[str]) -> Reply:
-        """Hold ``cmd`` under a new token and return the prompt that carries it."""
+    def ask(self, cmd: Command, ctx: CommandContext, programs: list[str], hosts: tuple[str, ...] = ()) -> Reply:
+        """Hold ``cmd`` (for ``hosts``, on a front) under a new token and return the prompt that carries it."""
         self._expire()
         token = secrets.token_urlsafe(9)
         self._pending[token] = Pending(cmd, ctx.actor.user_id, ctx.actor.platform, ctx.channel,
-                                       self.clock.monotonic() + self.timeout)
+                                       self.clock.monotonic() + self.timeout, hosts)
         shown = ", ".join(programs[:15]) + (f" and {len(programs) - 15} more" if len(programs) > 15 else "")
         return Reply(
             title=f"{cmd.verb.capitalize()} {len(programs)} programs?",

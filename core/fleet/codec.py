@@ -7,7 +7,7 @@ so a later release can read an older host's messages.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from core.actor import Actor, CommandContext, Decision
@@ -165,6 +165,9 @@ class Heartbeat:
     version: str = ""
     front: bool = False
     failing_names: list[str] = field(default_factory=list)
+    #: every program and group name on the host: the front routes a bare ``restart web`` by them
+    program_names: list[str] = field(default_factory=list)
+    group_names: list[str] = field(default_factory=list)
 
 
 def encode_heartbeat(hb: Heartbeat) -> bytes:
@@ -174,7 +177,8 @@ def encode_heartbeat(hb: Heartbeat) -> bytes:
 def decode_heartbeat(data: bytes) -> Heartbeat:
     obj = _load(data, "heartbeat")
     obj.pop("v", None)
-    try:
-        return Heartbeat(**obj)
+    known = {f.name for f in fields(Heartbeat)}
+    try:  # a newer host's extra fields are ignored, so a front can lag a release behind its hosts
+        return Heartbeat(**{k: v for k, v in obj.items() if k in known})
     except TypeError as e:
         raise InvalidInput(f"A malformed heartbeat: {e}") from None

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: a snapshot of this host for its heartbeat: (programs, failing program names)
 Snapshot = Callable[[], tuple[int, list[str]]]
+#: this host's program names and group names, for its heartbeat
+Inventory = Callable[[], tuple[list[str], list[str]]]
 HostCallback = Callable[["HostView"], Awaitable[None]]
 
 
@@ -49,9 +51,10 @@ class HeartbeatSender:
     """Host side: a heartbeat now (on connect) and every ``interval`` while the link is up."""
 
     def __init__(self, host: str, snapshot: Snapshot, clock: Clock, *, interval: float, ttl: float,
-                 version: str = "", front: bool = False) -> None:
+                 version: str = "", front: bool = False, inventory: Inventory | None = None) -> None:
         self.host = host
         self.snapshot = snapshot
+        self.inventory = inventory
         self.clock = clock
         self.interval = interval
         self.ttl = ttl
@@ -71,8 +74,10 @@ class HeartbeatSender:
 
     def heartbeat(self) -> Heartbeat:
         programs, failing = self.snapshot()
+        names, groups = self.inventory() if self.inventory is not None else ([], [])
         return Heartbeat(host=self.host, at=self.clock.time(), started_at=self.started_at, programs=programs,
-                         failing=len(failing), version=self.version, front=self.front, failing_names=failing[:20])
+                         failing=len(failing), version=self.version, front=self.front, failing_names=failing[:20],
+                         program_names=names, group_names=groups)
 
     async def beat(self) -> None:
         if self._nc is None:
