@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.daemon_harness import Daemon
 from tests.fakes.discord_server import FakeDiscord
 from tests.helpers import wait_for
 
@@ -66,3 +67,30 @@ async def test_a_holding_front_cut_off_from_nats_closes_its_gateway_and_the_othe
     await second.app.messengers["discord"].wait_connected(10)
     assert not first_app.messengers["discord"].connected
     assert fake_discord.gateway_sessions == 1
+
+
+async def test_kill_9_of_the_holding_front_daemon_hands_the_gateway_to_the_standby_front_within_the_ttl(
+        make_member, fake_discord, nats_server, tmp_path):
+    d = tmp_path / "front-1"
+    d.mkdir()
+    cfg = d / "procbot.toml"
+    cfg.write_text(
+        f'[procbot]\nstate_dir = "state"\nhost_name = "front-1"\nstop_programs_on_exit = true\n'
+        f'[cluster]\nurl = "{nats_server.url}"\nrole = "front"\nheartbeat_interval = 0.2\nheartbeat_ttl = {TTL}\n'
+        f'[discord]\napi_base = "{fake_discord.api_base}"\ngateway_url = "{fake_discord.gateway_url}"\n'
+        f'guilds = ["{fake_discord.guild_id}"]\n')
+    daemon = Daemon(cfg, env=dict(os.environ, DISCORD_TOKEN=fake_discord.token))
+    try:
+        await wait_for(lambda: fake_discord.gateway_sessions == 1 or daemon.proc.poll() is not None, timeout=30)
+        assert daemon.proc.poll() is None, daemon.output()
+        _, second = await discord_front(make_member, fake_discord, "front-2")
+        await wait_for(lambda: second.gateway.lease.held_by == "front-1", timeout=5)
+        assert fake_discord.identifies == 1
+
+        daemon.kill9()
+
+        await wait_for(lambda: second.gateway.lease.held and fake_discord.identifies == 2, timeout=TTL + 5)
+        await second.app.messengers["discord"].wait_connected(10)
+        assert fake_discord.gateway_sessions == 1
+    finally:
+        daemon.stop()
