@@ -93,7 +93,9 @@ class Lease:
                 except KeyWrongLastSequenceError:
                     self.held_by = await self._holder()
                     return
-        except KeyWrongLastSequenceError:  # our key expired and another front created it
+        except KeyWrongLastSequenceError:  # our key expired and another front created it, or...
+            if await self._still_ours():  # ...our last renewal timed out here but reached the server
+                return
             await self._lose("another front took it")
             return
         except _LINK_ERRORS as e:
@@ -105,6 +107,18 @@ class Lease:
         self.held, self.held_by = True, self.holder
         log.info("lease %s: held by %s", self.key, self.holder)
         await self._changed(True)
+
+    async def _still_ours(self) -> bool:
+        assert self._kv is not None
+        try:
+            async with asyncio.timeout(max(self.interval, 0.05)):
+                entry = await self._kv.get(self.key)
+        except (*_LINK_ERRORS, KeyNotFoundError):
+            return False
+        if entry.value != self.holder.encode() or entry.revision is None:
+            return False
+        self._revision = entry.revision
+        return True
 
     async def _holder(self) -> str | None:
         assert self._kv is not None

@@ -72,3 +72,20 @@ async def test_a_holder_that_stops_releases_the_lease_to_the_other_bidder_at_onc
     finally:
         await second.stop()
         await nc.close()
+
+
+async def test_a_holder_whose_renewal_reached_the_server_unanswered_keeps_the_lease(nats_server):
+    nc = await nats.connect(nats_server.url)
+    holder = bid("front-1")
+    try:
+        await holder.attach(nc)
+        kv = await nc.jetstream().key_value("procbot_leases")
+        entry = await kv.get("discord-gateway")
+        await kv.update("discord-gateway", b"front-1", last=entry.revision)  # its renewal, whose answer was lost
+
+        await holder.tick()
+
+        assert holder.held
+    finally:
+        await holder.stop()
+        await nc.close()
