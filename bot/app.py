@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -77,6 +77,8 @@ class App:
         #: where alerts go, by platform: chat Messengers, or on a fleet host the relay to the front (a Forwarder)
         self.messengers: dict[str, Messenger | Forwarder] = {"console": self.console}
         self.adapters: list[Any] = []
+        #: platform -> what starts its adapter instead of the App (a front's Discord lease, bot/fleet/gateway.py)
+        self.adapter_starters: dict[str, Callable[[Any], Awaitable[None]]] = {}
         self._with_adapters = with_adapters
         self._tasks: list[asyncio.Task[None]] = []
         self.extensions: list[Any] = []  # services with async start()/stop() (alerts, digests)
@@ -105,7 +107,9 @@ class App:
         for adapter in build_adapters(self.config, self.commands, self.environ, self.clock, self.host):
             self.adapters.append(adapter)
             self.messengers[adapter.platform] = adapter
-            await adapter.start()  # returns at once; the adapter connects and retries on its own
+            starter = self.adapter_starters.get(adapter.platform)
+            # returns at once; the adapter connects and retries on its own
+            await (starter(adapter) if starter is not None else adapter.start())
 
     async def _maintenance(self) -> None:
         keep = self.config.procbot.sample_retention_days * 86400

@@ -227,7 +227,8 @@ class _Client(discord.Client):
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
-        await self.adapter._sync_commands(self.tree)
+        if self.adapter.gateway:
+            await self.adapter._sync_commands(self.tree)
 
     async def on_connect(self) -> None:
         self.adapter._set_connected(True)
@@ -280,6 +281,9 @@ class DiscordAdapter(Adapter):
         self._logged_in = asyncio.Event()
         self._synced = False
         self._saved_endpoints: tuple[str, yarl.URL] | None = None
+        #: open Discord's gateway (slash commands in). False: log in for REST only (alerts still go out),
+        #: for a process that must not open a second gateway session on this token; read at each session
+        self.gateway = True
 
     # -- lifecycle ---------------------------------------------------------
     async def _open(self) -> None:
@@ -318,6 +322,8 @@ class DiscordAdapter(Adapter):
             async with client:
                 await client.login(self._token)
                 self._logged_in.set()
+                if not self.gateway:
+                    await asyncio.Event().wait()  # REST only, until stop()
                 await client.connect(reconnect=True)
         finally:
             self._logged_in.clear()

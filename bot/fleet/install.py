@@ -58,6 +58,15 @@ def install_fleet(app: App, *, alerting: Alerting | None = None, reconnect_wait:
         node.service.on_kind("digest", sections.answer)
         if node.front:
             alerting.digests.gather = FleetDigests(node.client, node.liveness, node.host, sections)
+    if node.front and _has_discord(app):  # one gateway session per token: the fronts take turns by lease
+        from bot.fleet.gateway import DiscordGateway
+
+        gateway = DiscordGateway(node.host, app.clock, ttl=settings.heartbeat_ttl,
+                                 interval=settings.heartbeat_interval)
+        node.gateway = gateway
+        node.link.on_connect(gateway.lease.attach)
+        node.add_stopper(gateway.stop)
+        app.adapter_starters["discord"] = gateway.adopt
     app.dispatcher.notes = _Notes(app.dispatcher.notes, node)
     app.dispatcher.fleet = node.hosts  # `/proc hosts`
     app.commands = node.commands  # chat adapters reach every host through the front's router
@@ -65,8 +74,15 @@ def install_fleet(app: App, *, alerting: Alerting | None = None, reconnect_wait:
     return node
 
 
+def _has_discord(app: App) -> bool:
+    from bot.platforms import BY_NAME
+
+    discord = BY_NAME["discord"]
+    return discord.configured(app.config) and discord.credentials(app.config, app.environ) is not None
+
+
 class _Notes:
-    """``/proc status`` lines: the outbox's, and the fleet link's while it is down."""
+    """``/proc status`` lines: the outbox's, the fleet link's while it is down, and Discord's while standing by."""
 
     def __init__(self, inner: object, node: FleetNode) -> None:
         self.inner = inner
@@ -74,5 +90,6 @@ class _Notes:
 
     def status_notes(self) -> list[str]:
         link = self.node.link.status_note()
+        gateway = self.node.gateway.status_note() if self.node.gateway is not None else None
         inner = self.inner.status_notes() if self.inner is not None else []  # type: ignore[attr-defined]
-        return [*([link] if link else []), *inner]
+        return [*([link] if link else []), *([gateway] if gateway else []), *inner]

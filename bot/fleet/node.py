@@ -10,6 +10,7 @@ the link connects in the background and everything waits for it.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from bot.app import App
 from bot.fleet.credentials import cluster_credentials, fleet_host
@@ -23,6 +24,9 @@ from core.fleet.router import FleetCommands
 from core.fleet.service import CommandService
 from core.process.states import FAILED_STATES
 from core.spec import Config
+
+if TYPE_CHECKING:
+    from bot.fleet.gateway import DiscordGateway
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,8 @@ class FleetNode:
             self.link.on_connect(self.liveness.attach)
             self.link.on_reconnect(self.liveness.rewatch)
         self.consumer: object = None
+        #: the Discord gateway lease, on a front with the Discord token (bot/fleet/gateway.py)
+        self.gateway: DiscordGateway | None = None
         self._stoppers = [self.heartbeat.stop, self.liveness.stop, self.service.stop]
 
     def _snapshot(self) -> tuple[int, list[str]]:

@@ -6,6 +6,7 @@
 stream ``PROCBOT_EVT``         ``procbot.evt.>``, file storage, bounded by age
 consumer ``procbot-front``     durable pull consumer shared by the fronts
 KV bucket ``procbot_hosts``    key ``<host>``: the host's last heartbeat; TTL = heartbeat_ttl
+KV bucket ``procbot_leases``   key ``discord-gateway``: the front running Discord's gateway; TTL = heartbeat_ttl
 =============================  ===========================================================
 """
 
@@ -18,6 +19,9 @@ EVT_PREFIX = "procbot.evt"
 EVT_STREAM = "PROCBOT_EVT"
 FRONT_CONSUMER = "procbot-front"
 HOSTS_BUCKET = "procbot_hosts"
+LEASES_BUCKET = "procbot_leases"
+#: the lease of the one front whose Discord adapter runs (one gateway session per token and shard)
+DISCORD_LEASE = "discord-gateway"
 
 #: one subject token: NATS separates tokens with dots and reserves * and > as wildcards
 HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")

@@ -224,6 +224,10 @@ class FakeDiscord:
         self.poisoned: dict[str, int] = {}
         # gateway state
         self._conn: _Conn | None = None
+        #: every identified (or resumed) connection still open: real Discord allows one per token and shard
+        self._sessions: set[_Conn] = set()
+        #: the most gateway sessions ever open at once
+        self.most_sessions = 0
         self._session_id: str | None = None
         self._events: list[tuple[int, str, dict[str, Any]]] = []
         self._seq = 0
@@ -305,6 +309,11 @@ class FakeDiscord:
     async def wait_answered(self, rec: InteractionRecord, timeout: float = 5.0) -> InteractionRecord:
         await self.wait_until(lambda: rec.answered, timeout)
         return rec
+
+    @property
+    def gateway_sessions(self) -> int:
+        """How many gateway connections are identified and open at once (two fronts on one token: 1)."""
+        return sum(1 for c in self._sessions if c.identified and not c.ws.closed)
 
     @property
     def gateway_connected(self) -> bool:
@@ -669,6 +678,8 @@ class FakeDiscord:
                 self._conn = None
                 await self._changed()
         finally:
+            self._sessions = {c for c in self._sessions if c.ws is not ws}
+            await self._changed()
             if task is not None:
                 self._ws_tasks.discard(task)
         return ws
@@ -686,6 +697,8 @@ class FakeDiscord:
             await conn.send({"op": 0, "t": "READY", "s": self._seq, "d": self._ready_payload()})
             conn.identified = True
             self._conn = conn
+            self._sessions.add(conn)
+            self.most_sessions = max(self.most_sessions, self.gateway_sessions)
             await self._changed()
         elif op == 6:
             assert isinstance(d, dict)
@@ -701,6 +714,8 @@ class FakeDiscord:
             await conn.send({"op": 0, "t": "RESUMED", "s": self._seq, "d": {}})
             conn.identified = True
             self._conn = conn
+            self._sessions.add(conn)
+            self.most_sessions = max(self.most_sessions, self.gateway_sessions)
             await self._changed()
 
     def _ready_payload(self) -> dict[str, Any]:

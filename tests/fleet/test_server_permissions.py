@@ -12,8 +12,10 @@ import pytest
 
 from bot.fleet.natsd import NatsServer
 from core.actor import Actor, CommandContext
+from core.clock import SystemClock
 from core.fleet.codec import OutboxEvent, encode_event
-from core.fleet.subjects import EVT_STREAM, cmd_subject, outbox_subject
+from core.fleet.lease import Lease
+from core.fleet.subjects import DISCORD_LEASE, EVT_STREAM, cmd_subject, outbox_subject
 from core.reply import Reply
 from tests.alert_fixtures import RecordingMessenger
 from tests.helpers import REPO, wait_for
@@ -93,3 +95,16 @@ async def test_a_host_cannot_publish_events_as_another_host_nor_take_its_command
             await admin.jetstream().get_last_msg(EVT_STREAM, outbox_subject("web-02"))
     finally:
         await admin.close()
+
+
+async def test_a_front_user_of_the_shipped_config_may_take_and_renew_the_discord_gateway_lease(nats_server):
+    nc = await nats.connect(nats_server.url, user="front-1", password="front-1-example-password")
+    lease = Lease(DISCORD_LEASE, "front-1", SystemClock(), ttl=1.0, interval=0.5)
+    try:
+        await lease.attach(nc)
+        await lease.tick()  # a renewal: update on the revision
+
+        assert lease.held
+    finally:
+        await lease.stop()
+        await nc.close()

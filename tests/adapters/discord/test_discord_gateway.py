@@ -10,11 +10,13 @@ import pytest
 
 from adapters.base import Backoff
 from adapters.discord.adapter import DiscordAdapter
+from core.errors import DeliveryError
+from core.reply import Reply
 from core.spec import DiscordSettings
 from tests.conftest import sleeper
 from tests.fakes.discord_harness import discord_procbot
 from tests.fakes.discord_server import FakeDiscord
-from tests.helpers import alive, reserved_port, wait_for
+from tests.helpers import alive, reserved_port, wait_for, wait_until_true
 
 WEB = {"name": "web", "command": sleeper("web"), "min_uptime": 0.05}
 FAST_RECONNECT = Backoff(initial=0.05)
@@ -110,3 +112,29 @@ async def test_stop_closes_the_client_and_leaves_no_adapter_tasks(make_app: Any)
 @pytest.fixture(autouse=True)
 def _adapter_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="adapters.discord.adapter")
+
+
+async def test_an_adapter_with_its_gateway_off_opens_no_session_syncs_no_commands_and_still_posts(
+    make_app: Any,
+) -> None:
+    app = await make_app([WEB])
+    async with FakeDiscord() as fake:
+        settings = DiscordSettings(api_base=fake.api_base, gateway_url=fake.gateway_url, guilds=[fake.guild_id])
+        adapter = DiscordAdapter(settings, app.dispatcher, fake.token, backoff=FAST_RECONNECT)
+        adapter.gateway = False  # a standby front: REST only
+        await adapter.start()
+        try:
+            async def posted() -> bool:
+                try:
+                    await adapter.post(fake.channel_id, Reply(title="web crashed", ephemeral=False))
+                except DeliveryError:  # not logged in yet
+                    return False
+                return True
+
+            await wait_until_true(posted)
+
+            assert [m["embeds"][0]["title"] for m in fake.channel_messages[fake.channel_id]] == ["web crashed"]
+            assert fake.identifies == 0 and fake.gateway_sessions == 0
+            assert fake.sync_calls == [] and not adapter.connected
+        finally:
+            await adapter.stop()
