@@ -94,9 +94,18 @@ def _fail(msg: str, code: int) -> int:
 def _parser() -> argparse.ArgumentParser:
     import argparse
 
+    class Version(argparse.Action):
+        """``--version``, looked up only when asked: importlib.metadata costs ~50 ms, every ``procbot run`` too."""
+
+        def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+            from core.fleet.hosts import procbot_version
+
+            print(f"procbot {procbot_version() or '(version unknown: not installed as a package)'}")
+            parser.exit()
+
     p = argparse.ArgumentParser(prog="procbot", description="Chat-ops process supervisor.")
     p.add_argument("-c", "--config", help="config file (default: $PROCBOT_CONFIG, ./procbot.toml)")
-    p.add_argument("--version", action="version", version=f"procbot {_version()}")
+    p.add_argument("--version", action=Version, nargs=0, help="show procbot's version and exit")
     # -c works before or after the command: `procbot -c F status` and `procbot status -c F`
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-c", "--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -146,15 +155,6 @@ def _fast_client_args(argv: list[str]) -> dict[str, Any] | None:
         "raw": "--raw" in flags,
         "config": config,
     }
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("procbot")
-    except PackageNotFoundError:
-        return "(version unknown: not installed as a package)"
 
 
 def main(argv: list[str] | None = None) -> int:
