@@ -105,10 +105,13 @@ def _parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="procbot", description="Chat-ops process supervisor.")
     p.add_argument("-c", "--config", help="config file (default: $PROCBOT_CONFIG, ./procbot.toml)")
+    p.add_argument("-H", "--host", help="run the command on this fleet host (through the local daemon's fleet "
+                   "link; needs [cluster])")
     p.add_argument("--version", action=Version, nargs=0, help="show procbot's version and exit")
     # -c works before or after the command: `procbot -c F status` and `procbot status -c F`
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-c", "--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("-H", "--host", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
     sub.add_parser("run", help="run the daemon in the foreground", parents=[common])
     sub.add_parser("check-config", help="validate the config file and exit", parents=[common])
@@ -126,17 +129,22 @@ def _parser() -> argparse.ArgumentParser:
 
 def _fast_client_args(argv: list[str]) -> dict[str, Any] | None:
     """Plain client calls (`procbot [-c F] status web --json`) skip argparse and its imports."""
-    config = None
+    config = host = None
     rest: list[str] = []
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("-c", "--config") and i + 1 < len(argv):
-            config = argv[i + 1]
+        if a in ("-c", "--config", "-H", "--host") and i + 1 < len(argv):
+            if a in ("-c", "--config"):
+                config = argv[i + 1]
+            else:
+                host = argv[i + 1]
             i += 2
             continue
         if a.startswith("--config="):
             config = a.split("=", 1)[1]
+        elif a.startswith("--host="):
+            host = a.split("=", 1)[1]
         else:
             rest.append(a)
         i += 1
@@ -154,6 +162,7 @@ def _fast_client_args(argv: list[str]) -> dict[str, Any] | None:
         "follow": bool(flags & {"-f", "--follow"}),
         "raw": "--raw" in flags,
         "config": config,
+        "host": host,
     }
 
 
@@ -185,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         return _help(args.args)
     return _client({"cmd": args.cmd, "args": args.args, "json": args.json,
                     "follow": getattr(args, "follow", False), "raw": getattr(args, "raw", False),
-                    "config": args.config})
+                    "config": args.config, "host": getattr(args, "host", None)})
 
 
 def _help(words: list[str]) -> int:
@@ -212,7 +221,17 @@ def _client(args: dict[str, Any]) -> int:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="replace")
-    text = " ".join([str(args["cmd"]), *args["args"]])
+    words = [str(args["cmd"]), *args["args"]]
+    if args.get("host"):
+        if args["follow"]:
+            return _fail("`logs -f` follows a file on this machine: leave out -H, or use `logs` without -f",
+                         EXIT_USAGE)
+        verb = lookup(str(args["cmd"]))
+        if verb is not None and verb.program_scoped and len(words) > 1:
+            words[1] += f"@{args['host']}"  # the fleet grammar's host part: `restart web@web-02`
+        else:
+            words.append(f"@{args['host']}")  # `status @web-02`, `silences @web-02`
+    text = " ".join(words)
     try:
         raw = send(_socket_of(_config_path(args["config"])), text, raw=bool(args.get("raw")))
     except DaemonBusy as e:

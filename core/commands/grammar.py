@@ -75,6 +75,9 @@ def _check_chars(text: str) -> None:
 
 
 def parse_target(raw: str) -> Target:
+    if "@" in raw:  # on a fleet member the router takes host parts off before the grammar sees them
+        raise InvalidInput("A host part (`web@web-02`, `-H web-02`) needs a fleet: only a member of one "
+                           "(a [cluster] table) reaches other hosts, and this procbot runs alone.")
     if raw == "all":
         return Target("all", "all")
     if raw.startswith("group:"):

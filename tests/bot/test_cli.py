@@ -295,3 +295,16 @@ def test_a_client_command_with_an_unusable_state_dir_is_a_usage_error_without_a_
     out = cli(cfg, "status")
     assert out.returncode == EXIT_USAGE
     assert "procbot.state_dir" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_dash_h_without_a_fleet_is_a_clear_usage_error(tmp_path):
+    cfg = write_config(tmp_path, '[[program]]\nname = "nap"\ncommand = ["sleep", "3600"]\n')
+    daemon = Daemon(cfg)
+    try:
+        daemon.wait_ready(1)
+        out = cli(cfg, "-H", "web-02", "restart", "nap")
+        assert out.returncode == 2
+        assert "needs a fleet" in out.stdout + out.stderr
+        assert status_json(cfg)["nap"]["restarts"] == 0  # nothing happened here
+    finally:
+        daemon.stop()
