@@ -184,6 +184,11 @@ class Outbox:
         self._lanes.clear()
 
     # -- enqueueing ------------------------------------------------------
+    def durable(self) -> bool:
+        """Rows written now reach the disk: False while the registry runs from memory (file locked, full,
+        read-only), when a row would be lost with the process. What acks another's copy asks this first."""
+        return self.store.registry.health.ok
+
     async def post(self, destination: str, reply: Reply, *, dedup_key: str | None = None,
                    incident_id: int | None = None) -> int:
         """Queue a new message; returns the entry id (the existing one for a known ``dedup_key``)."""

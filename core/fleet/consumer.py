@@ -46,6 +46,8 @@ class FrontConsumer:
         self._sub: object = None
         #: rows queued from the fleet (tests and the benchmark read it)
         self.taken = 0
+        #: events queued while this front's registry ran from memory, left unacked for redelivery
+        self.held = 0
 
     async def attach(self, nc: Client) -> None:
         """Bind to the durable consumer and start taking (FleetLink.on_connect, once).
@@ -90,6 +92,12 @@ class FrontConsumer:
             await self.queue(event)
         except RegistryError as e:
             log.error("could not queue %s from %s: %s; it will be redelivered", event.msg_id, event.host, e)
+            await _settle(msg.nak(delay=1.0))  # type: ignore[attr-defined]
+            return
+        if not self.outbox.durable():
+            # queued (and delivered) from memory; an ack now would let a kill -9 lose it. JetStream
+            # redelivers it until the row is on disk; its dedup key keeps it to one message
+            self.held += 1
             await _settle(msg.nak(delay=1.0))  # type: ignore[attr-defined]
             return
         self.taken += 1
