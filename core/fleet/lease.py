@@ -19,11 +19,11 @@ from collections.abc import Awaitable, Callable
 
 import nats.errors
 from nats.aio.client import Client
-from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from core.clock import Clock
+from core.fleet.streams import kv_bucket
 from core.fleet.subjects import LEASES_BUCKET
 from core.tasks import cancel_and_wait
 
@@ -35,13 +35,8 @@ _LINK_ERRORS = (nats.errors.Error, OSError, TimeoutError)
 
 
 async def leases_bucket(nc: Client, ttl: float) -> KeyValue:
-    """The leases bucket, created on first use (file storage, one value per lease, TTL ``ttl``)."""
-    js = nc.jetstream()
-    try:
-        return await js.key_value(LEASES_BUCKET)
-    except BucketNotFoundError:
-        return await js.create_key_value(KeyValueConfig(bucket=LEASES_BUCKET, history=1, ttl=ttl,
-                                                        storage=StorageType.FILE))
+    """The leases bucket (one value per key, TTL ``ttl``)."""
+    return await kv_bucket(nc, LEASES_BUCKET, ttl)
 
 
 class Lease:

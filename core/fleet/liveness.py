@@ -18,13 +18,12 @@ from dataclasses import dataclass
 
 import nats.errors
 from nats.aio.client import Client
-from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError
 from nats.js.kv import KeyValue
 
 from core.clock import Clock
 from core.errors import InvalidInput
 from core.fleet.codec import Heartbeat, decode_heartbeat, encode_heartbeat
+from core.fleet.streams import kv_bucket
 from core.fleet.subjects import HOSTS_BUCKET
 from core.tasks import cancel_and_wait
 
@@ -38,13 +37,8 @@ HostCallback = Callable[["HostView"], Awaitable[None]]
 
 
 async def hosts_bucket(nc: Client, ttl: float) -> KeyValue:
-    """The liveness bucket, created on first use (file storage, one value per host, TTL ``ttl``)."""
-    js = nc.jetstream()
-    try:
-        return await js.key_value(HOSTS_BUCKET)
-    except BucketNotFoundError:
-        return await js.create_key_value(KeyValueConfig(bucket=HOSTS_BUCKET, history=1, ttl=ttl,
-                                                        storage=StorageType.FILE))
+    """The liveness bucket (one value per key, TTL ``ttl``)."""
+    return await kv_bucket(nc, HOSTS_BUCKET, ttl)
 
 
 class HeartbeatSender:

@@ -1,12 +1,15 @@
-"""The JetStream stream that carries every host's events (created by whoever gets there first)."""
+"""The JetStream stream that carries every host's events, and the KV buckets (created by whoever gets there first)."""
 
 from __future__ import annotations
 
 import logging
 
 import nats.errors
+from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BucketNotFoundError
+from nats.js.kv import KeyValue
 
 from core.fleet.subjects import EVT_PREFIX, EVT_STREAM
 
@@ -33,3 +36,12 @@ async def ensure_stream(js: JetStreamContext, max_age: float) -> bool:
     except nats.errors.Error as e:  # another member created it meanwhile, or this identity may not
         log.info("stream %s not created here: %s", EVT_STREAM, e)
     return True
+
+
+async def kv_bucket(nc: Client, name: str, ttl: float) -> KeyValue:
+    """A KV bucket, created on first use: file storage, one value per key, each expiring after ``ttl``."""
+    js = nc.jetstream()
+    try:
+        return await js.key_value(name)
+    except BucketNotFoundError:
+        return await js.create_key_value(KeyValueConfig(bucket=name, history=1, ttl=ttl, storage=StorageType.FILE))

@@ -5,36 +5,20 @@ from __future__ import annotations
 
 import json
 import os
-import re
-from pathlib import Path
 
 import nats
 import pytest
 
-from bot.fleet.natsd import NatsServer
 from core.actor import Actor, CommandContext
 from core.fleet.subjects import cmd_subject
 from tests.conftest import sleeper
-from tests.helpers import REPO, wait_for
+from tests.fleet.shipped_server import shipped_nats_server  # noqa: F401  (as nats_server: the shipped config)
+from tests.helpers import wait_for
 
-CONF = REPO / "config" / "nats-server.conf"
 GRANTS = {"grants": [{"role": "admin", "users": ["U1"]}]}
 FORGED = json.dumps({"v": 1, "kind": "handle", "text": "restart web", "channel": "C1",
                      "actor": {"platform": "slack", "user_id": "U9", "display_name": "mallory"},
                      "decision": {"role": "admin", "scoped": []}}).encode()
-
-
-@pytest.fixture
-def nats_server(tmp_path: Path):
-    """The shipped server config, with its store_dir in tmp_path (the listen address is a flag)."""
-    conf = tmp_path / "nats-server.conf"
-    conf.write_text(re.sub(r'store_dir: ".*"', f'store_dir: "{tmp_path / "jetstream"}"', CONF.read_text()))
-    server = NatsServer(tmp_path / "jetstream", config=conf)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def member(make_member, host: str, role: str, **kwargs):

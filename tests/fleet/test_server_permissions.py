@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-from pathlib import Path
 
 import nats
 import pytest
 
-from bot.fleet.natsd import NatsServer
 from core.actor import Actor, CommandContext
 from core.clock import SystemClock
 from core.fleet.codec import OutboxEvent, encode_event
@@ -18,25 +15,12 @@ from core.fleet.lease import Lease
 from core.fleet.subjects import DISCORD_LEASE, EVT_STREAM, cmd_subject, outbox_subject
 from core.reply import Reply
 from tests.alert_fixtures import RecordingMessenger
-from tests.helpers import REPO, wait_for
+from tests.fleet.shipped_server import shipped_nats_server  # noqa: F401  (as nats_server: the shipped config)
+from tests.helpers import wait_for
 
-CONF = REPO / "config" / "nats-server.conf"
 ADMIN = CommandContext(Actor("slack", "U1", "ann"), channel="C1")
 GRANTS = {"grants": [{"role": "admin", "users": ["U1"]}]}
 ROUTE = {"route": [{"match": ["*"], "to": ["slack:CALERTS"]}]}
-
-
-@pytest.fixture
-def nats_server(tmp_path: Path):
-    """The shipped server config, with its store_dir in tmp_path (the listen address is a flag)."""
-    conf = tmp_path / "nats-server.conf"
-    conf.write_text(re.sub(r'store_dir: ".*"', f'store_dir: "{tmp_path / "jetstream"}"', CONF.read_text()))
-    server = NatsServer(tmp_path / "jetstream", config=conf)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def as_user(user: str) -> dict:
