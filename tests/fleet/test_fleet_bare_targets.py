@@ -118,7 +118,8 @@ async def test_restart_of_a_program_on_two_hosts_asks_first_and_restarts_both_on
     assert all(a.supervisor.state("web").pid != before[h] for h, a in apps.items())
 
 
-async def test_a_cancelled_mass_restart_restarts_nothing(make_member):
+async def mass_restart_asked(make_member):
+    """web on the front and on host-2; an operator's bare `restart web` has been asked for confirmation."""
     _, front = await make_member("front-1", role="front", permissions=GRANTS,
                                  programs=[{"name": "web", "command": sleeper("f-web")}])
     host2_app, _ = await make_member("host-2", permissions=GRANTS,
@@ -127,6 +128,11 @@ async def test_a_cancelled_mass_restart_restarts_nothing(make_member):
     before = host2_app.supervisor.state("web").pid
 
     ask = await front.commands.handle("restart web", OPERATOR)
+    return front, host2_app, before, ask
+
+
+async def test_a_cancelled_mass_restart_restarts_nothing(make_member):
+    front, host2_app, before, ask = await mass_restart_asked(make_member)
     cancel = next(b for b in ask.buttons if b.label == "Cancel")
     done = await front.commands.press(cancel.value, OPERATOR)
 
@@ -135,14 +141,7 @@ async def test_a_cancelled_mass_restart_restarts_nothing(make_member):
 
 
 async def test_only_the_asker_may_confirm_a_mass_restart(make_member):
-    _, front = await make_member("front-1", role="front", permissions=GRANTS,
-                                 programs=[{"name": "web", "command": sleeper("f-web")}])
-    host2_app, _ = await make_member("host-2", permissions=GRANTS,
-                                     programs=[{"name": "web", "command": sleeper("h2-web")}])
-    await wait_for(has(front, "host-2", "web"))
-    before = host2_app.supervisor.state("web").pid
-
-    ask = await front.commands.handle("restart web", OPERATOR)
+    front, host2_app, before, ask = await mass_restart_asked(make_member)
     confirm = next(b for b in ask.buttons if b.label == "Confirm")
     done = await front.commands.press(confirm.value, SOMEONE_ELSE)
 

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from core.actor import Actor, CommandContext
 from core.alerts.outbox import Outbox
 from core.errors import DeliveryError
@@ -17,14 +12,6 @@ from tests.alert_fixtures import FakeClock, RecordingMessenger, alert_program, a
 from tests.helpers import wait_for
 
 DEST = "slack:C1"
-
-
-@pytest.fixture
-async def registry(tmp_path: Path) -> AsyncIterator[Registry]:
-    reg = Registry(tmp_path / "procbot.db")
-    await reg.open()
-    yield reg
-    await reg.close()
 
 
 def make_outbox(registry: Registry, rec: RecordingMessenger) -> Outbox:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -37,14 +36,6 @@ class RecordingForwarder:
         self.envelopes.append(envelope)
         await self.gate.wait()
         return f"fwd:{envelope.entry_id}"
-
-
-@pytest.fixture
-async def registry(tmp_path: Path) -> AsyncIterator[Registry]:
-    reg = Registry(tmp_path / "procbot.db")
-    await reg.open()
-    yield reg
-    await reg.close()
 
 
 @pytest.fixture

@@ -13,17 +13,12 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from core.alerts.outbox import JITTER, Outbox
 from core.errors import DeliveryError
 from core.reply import Reply, Tone
 from core.store.outbox import OutboxStore
-from core.store.registry import Registry
 from tests.alert_fixtures import RecordingMessenger, alert_program, slack_alert_rig
 from tests.helpers import wait_for
 
@@ -97,14 +92,6 @@ class FrozenClock:
 
     def monotonic(self) -> float:
         return self.at
-
-
-@pytest.fixture
-async def registry(tmp_path: Path) -> AsyncIterator[Registry]:
-    reg = Registry(tmp_path / "procbot.db")
-    await reg.open()
-    yield reg
-    await reg.close()
 
 
 async def test_two_lanes_failing_in_the_same_outage_are_scheduled_to_retry_at_different_times(registry):
