@@ -127,8 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _fast_client_args(argv: list[str]) -> dict[str, Any] | None:
-    """Plain client calls (`procbot [-c F] status web --json`) skip argparse and its imports."""
+def _global_options(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
+    """(config, host, the other words): ``-c``/``--config`` and ``-H``/``--host`` go before or after the command."""
     config = host = None
     rest: list[str] = []
     i = 0
@@ -148,6 +148,22 @@ def _fast_client_args(argv: list[str]) -> dict[str, Any] | None:
         else:
             rest.append(a)
         i += 1
+    return config, host, rest
+
+
+def _fast_run_config(argv: list[str]) -> Path | None:
+    """`procbot [-c F] run`: the daemon's config path without argparse.
+
+    Building the parser (a subparser per verb) costs ~60 ms, all of it before the config check can
+    start: the critical path of every cold start. Anything else (``--help``, a typo) gets argparse.
+    """
+    config, host, rest = _global_options(argv)
+    return _config_path(config) if rest == ["run"] and host is None else None
+
+
+def _fast_client_args(argv: list[str]) -> dict[str, Any] | None:
+    """Plain client calls (`procbot [-c F] status web --json`) skip argparse and its imports."""
+    config, host, rest = _global_options(argv)
     verb = lookup(rest[0]) if rest and rest[0] == rest[0].lower() else None
     if verb is None:
         return None
@@ -168,6 +184,9 @@ def _fast_client_args(argv: list[str]) -> dict[str, Any] | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    run_config = _fast_run_config(argv)
+    if run_config is not None:
+        return _run(run_config)
     fast = _fast_client_args(argv)
     if fast is not None:
         return _help(fast["args"]) if fast["cmd"] == "help" else _client(fast)
@@ -176,16 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return EXIT_USAGE
     if args.cmd == "run":
-        from bot.startup_memory import keep_out_tls
-
-        path = _config_path(args.config)
-        keep_out_tls(path)  # before asyncio is imported: no OpenSSL in an offline daemon
-        from bot.config_loader import start_checking
-
-        checking = start_checking(path, fork=True)  # in a child, while the daemon's modules load here
-        from bot.daemon import run
-
-        return run(path, checking)
+        return _run(_config_path(args.config))
     if args.cmd == "check-config":
         return _check_config(_config_path(args.config))
     if args.cmd == "discord-invite":
@@ -195,6 +205,18 @@ def main(argv: list[str] | None = None) -> int:
     return _client({"cmd": args.cmd, "args": args.args, "json": args.json,
                     "follow": getattr(args, "follow", False), "raw": getattr(args, "raw", False),
                     "config": args.config, "host": getattr(args, "host", None)})
+
+
+def _run(path: Path) -> int:
+    from bot.startup_memory import keep_out_tls
+
+    keep_out_tls(path)  # before asyncio is imported: no OpenSSL in an offline daemon
+    from bot.config_loader import start_checking
+
+    checking = start_checking(path, fork=True)  # in a child, while the daemon's modules load here
+    from bot.daemon import run
+
+    return run(path, checking)
 
 
 def _help(words: list[str]) -> int:
