@@ -301,7 +301,7 @@ class LogFile:
         self.size = 0
         return True
 
-    def clear(self) -> int:
+    def clear(self) -> int | None:
         """Empty the log (``clear``) the way supervisord does: remove the name, open a new file there.
 
         Called in the daemon's one thread, between two writes, so no line is cut: what was written
@@ -309,14 +309,14 @@ class LogFile:
         rather than a truncation, so whoever follows the name (``procbot logs -f``, ``tail -F``, a log
         shipper) sees a new file, as at a rotation, instead of a shrink it may miss. The unlink acts on
         the name itself (a link planted there is removed, never followed). Rotated backups stay, as
-        with supervisorctl. Returns the bytes the removed file held.
+        with supervisorctl. Returns the bytes the removed file held; None when there was no file.
         """
         self._close()
         self.dir.open()
         try:
             st = os.stat(self.name, dir_fd=self.dir_fd, follow_symlinks=False)
         except FileNotFoundError:
-            return 0  # nothing written yet: and no empty file made for a stream that never wrote
+            return None  # nothing written yet: and no empty file made for a stream that never wrote
         os.unlink(self.name, dir_fd=self.dir_fd)
         self.size = 0
         self._full_until = 0.0

@@ -346,14 +346,16 @@ class LogDaemon:
         emptied: dict[str, int] = {}
         for kind, name in (("out", f"{program}.log"), ("err", f"{program}.err.log")):
             lf = self.logs.get((program, kind))
-            if lf is not None:
-                emptied[name] = lf.clear()
-            else:  # not written by this daemon yet (it started after the program stopped): the file alone
-                spare = LogFile(self._dir(log_dir), name, Settings())
-                try:
-                    emptied[name] = spare.clear()
-                finally:
-                    spare.close()
+            spare = lf is None  # not written by this daemon yet (it started after the program stopped)
+            if lf is None:
+                lf = LogFile(self._dir(log_dir), name, Settings())
+            try:
+                held = lf.clear()
+            finally:
+                if spare:
+                    lf.close()
+            if held is not None:
+                emptied[name] = held
         return {"emptied": emptied}
 
     def _dir(self, path: str) -> LogDir:

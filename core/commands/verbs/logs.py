@@ -40,7 +40,7 @@ async def clear(env: Services, cmd: Command, ctx: CommandContext, programs: list
         raise ProcbotError(f"`{name}` is watched, not managed: procbot has no log file for it.")
     emptied = await sup.logs.clear(name)
     held = sum(emptied.values())
-    what = ", ".join(sorted(emptied)) or "nothing was written yet"
-    return Reply(title=f"Cleared the log of {name}", tone=Tone.OK,
-                 text=f"{fmt.size(held)} removed ({what}); rotated backups are kept.",
+    text = (f"{fmt.size(held)} removed ({', '.join(sorted(emptied))}); rotated backups are kept."
+            if emptied else "There was no log file yet.")
+    return Reply(title=f"Cleared the log of {name}", tone=Tone.OK, text=text,
                  data={"emptied": emptied, "bytes": held})
