@@ -34,8 +34,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_NOT_RUNNING, EXIT_NO_SUCH_PROGRAM = 3, 4  # `status <target>`, as supervisorctl (LSB status codes)
 EXIT_NO_DAEMON = 7  # as supervisorctl when supervisord is not running (LSB "program is not running")
 EXIT_BUSY = 75  # sysexits.h EX_TEMPFAIL: the daemon is there but stayed busy; try again
-CLI_EXTRAS = ("On the host also: procbot run | check-config | discord-invite; --json on every command, "
-              "procbot logs PROGRAM -f, procbot --version.")
+CLI_EXTRAS = ("On the host also: procbot run | check-config | discord-invite | completion bash|zsh; "
+              "--json on every command, procbot logs PROGRAM -f (or procbot tail PROGRAM), procbot --version.")
 
 
 def _config_path(explicit: str | None) -> Path:
@@ -117,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="validate the config file and exit", parents=[common])
     inv = sub.add_parser("discord-invite", help="print the Discord OAuth2 invite URL", parents=[common])
     inv.add_argument("--application-id", help="Discord application ID (default: [discord].application_id)")
+    comp = sub.add_parser("completion", help="print a bash or zsh completion script")
+    comp.add_argument("shell", choices=("bash", "zsh"))
     for verb in VERBS:
         sp = sub.add_parser(verb.name, help=verb.summary, parents=[common])
         sp.add_argument("args", nargs="*")
@@ -127,8 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _fast_client_args(argv: list[str]) -> dict[str, Any] | None:
-    """Plain client calls (`procbot [-c F] status web --json`) skip argparse and its imports."""
+def _globals(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
+    """``-c FILE`` and ``-H HOST`` (anywhere on the line) apart from the other words."""
     config = host = None
     rest: list[str] = []
     i = 0
@@ -148,18 +150,25 @@ def _fast_client_args(argv: list[str]) -> dict[str, Any] | None:
         else:
             rest.append(a)
         i += 1
+    return config, host, rest
+
+
+def _fast_client_args(argv: list[str]) -> dict[str, Any] | None:
+    """Plain client calls (`procbot [-c F] status web --json`) skip argparse and its imports."""
+    config, host, rest = _globals(argv)
     verb = lookup(rest[0]) if rest and rest[0] == rest[0].lower() else None
     if verb is None:
         return None
     words = rest[1:]
     flags = {w for w in words if w.startswith("-")}
-    if flags - {"--json", "-f", "--follow"} - ({"--raw"} if rest[0] == "logs" else set()):
+    if flags - {"--json", "-f", "--follow"} - ({"--raw"} if verb.name == "logs" else set()):
         return None  # let argparse explain
     return {
         "cmd": verb.name,
         "args": [w for w in words if not w.startswith("-")],
         "json": "--json" in flags,
-        "follow": bool(flags & {"-f", "--follow"}),
+        # `procbot tail web` is `procbot logs web -f`, as `tail` of a file follows it for the asking
+        "follow": bool(flags & {"-f", "--follow"}) or rest[0] == "tail",
         "raw": "--raw" in flags,
         "config": config,
         "host": host,
@@ -168,9 +177,12 @@ def _fast_client_args(argv: list[str]) -> dict[str, Any] | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    config, _, rest = _globals(argv)
+    if rest and rest[0] == "_complete":  # hidden: what the completion scripts call at each TAB
+        return _complete(config, rest[1] if len(rest) > 1 else "programs")
     fast = _fast_client_args(argv)
     if fast is not None:
-        return _help(fast["args"]) if fast["cmd"] == "help" else _client(fast)
+        return _help(fast["args"]) if fast["cmd"] == "help" else _interruptible(fast)
     args = _parser().parse_args(argv)
     if args.cmd is None:
         _parser().print_help()
@@ -192,9 +204,23 @@ def main(argv: list[str] | None = None) -> int:
         return _discord_invite(args)
     if args.cmd == "help":
         return _help(args.args)
-    return _client({"cmd": args.cmd, "args": args.args, "json": args.json,
-                    "follow": getattr(args, "follow", False), "raw": getattr(args, "raw", False),
-                    "config": args.config, "host": getattr(args, "host", None)})
+    if args.cmd == "completion":
+        from bot.completion import script
+
+        sys.stdout.write(script(args.shell))
+        return EXIT_OK
+    return _interruptible({"cmd": args.cmd, "args": args.args, "json": args.json,
+                           "follow": getattr(args, "follow", False), "raw": getattr(args, "raw", False),
+                           "config": args.config, "host": getattr(args, "host", None)})
+
+
+def _interruptible(args: dict[str, Any]) -> int:
+    """Ctrl-C is how a follower (`logs -f`, `tail`) ends: exit 0 without a traceback, whenever it comes;
+    any other command interrupted exits 130, as a shell reports SIGINT."""
+    try:
+        return _client(args)
+    except KeyboardInterrupt:
+        return EXIT_OK if args["follow"] else 130
 
 
 def _help(words: list[str]) -> int:
@@ -210,6 +236,28 @@ def _help(words: list[str]) -> int:
     print("\n".join(help_lines(str(topic) if topic else None)))
     if not topic:
         print(f"\n{HELP_NOTE.replace('`', '')}\n{CLI_EXTRAS}")
+    return EXIT_OK
+
+
+def _complete(config: str | None, what: str) -> int:
+    """``procbot [-c F] _complete WHAT``: the words a TAB offers (bot.completion), one a line; nothing,
+    and exit 0, when there is no config, no daemon, or it does not answer within a moment."""
+    import contextlib
+    import io
+
+    from bot.completion import TIMEOUT, words_for
+    from bot.control_client import send
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # a missing config says nothing into a command line
+            path = _socket_of(_config_path(config))
+        reply = send(path, "status", timeout=TIMEOUT, retry=False)
+        programs = reply["data"]["programs"]
+    except (SystemExit, Exception):  # noqa: BLE001 - whatever went wrong, a TAB completes nothing
+        return EXIT_OK
+    words = words_for(what, programs)
+    if words:
+        print("\n".join(words))
     return EXIT_OK
 
 
@@ -240,11 +288,13 @@ def _client(args: dict[str, Any]) -> int:
         return _fail(str(e), EXIT_FAILED)
     except DaemonUnreachable as e:
         return _fail(str(e), EXIT_NO_DAEMON)
+    ok = bool(raw.get("ok", True))
     if args["json"]:
         print(json.dumps(raw, indent=2))
+    elif ok and args["cmd"] == "pid":
+        print(raw["data"]["pid"])  # the number alone, as supervisorctl: `kill -HUP $(procbot pid web)`
     else:
         print(render_dict(raw))
-    ok = bool(raw.get("ok", True))
     if ok and args["cmd"] == "logs" and args["follow"]:
         data = raw["data"]
         return _follow(Path(data["path"]), masked=not args.get("raw"), start=(data.get("end"), data.get("inode")))
@@ -273,10 +323,15 @@ def _follow(path: Path, masked: bool = True, start: tuple[int | None, int | None
     ``start`` is where the daemon's tail ended (offset, inode): following on from there, a line
     written between the tail and this open is printed once, not lost.
     """
+    import signal
     import time
 
     from core.redact import mask_secrets  # masked by default, like every other way out of the log file
 
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)  # `kill`, `timeout 60 procbot tail web`: a clean end, like Ctrl-C
     pending = b""
     try:
         f = open(path, "rb")  # noqa: SIM115 - reopened at each rotation, closed in finally
@@ -313,6 +368,9 @@ def _follow(path: Path, masked: bool = True, start: tuple[int | None, int | None
             else:
                 time.sleep(0.2)
     except KeyboardInterrupt:
+        return EXIT_OK
+    except BrokenPipeError:  # `procbot tail web | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return EXIT_OK
     except FileNotFoundError:
         return _fail(f"{path} disappeared", EXIT_FAILED)

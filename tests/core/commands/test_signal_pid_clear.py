@@ -14,7 +14,7 @@ from core.commands.grammar import parse
 from core.errors import InvalidInput
 from core.process.logs import log_path
 from tests.conftest import sleeper
-from tests.helpers import wait_for
+from tests.helpers import alive, wait_for
 
 CLI = CommandContext(Actor("cli", "tester", local=True))
 PY = sys.executable
@@ -34,6 +34,10 @@ HUP_COUNTER = [PY, "-c", (
 #: a program that writes a numbered line every 20 ms, for ever
 TICKER = [PY, "-c", "import itertools, time\nfor i in itertools.count():\n    print('tick', i, flush=True)\n"
           "    time.sleep(0.02)\n"]
+
+
+def _cmdline(pid: int) -> list[bytes]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
 
 
 def _ready(path: Path, text: str = "ready") -> bool:
@@ -115,7 +119,7 @@ async def test_a_viewer_may_not_signal(make_app):
     pid = app.supervisor.state("web").pid
     reply = await app.dispatcher.handle("signal web KILL", CommandContext(Actor("slack", "U_V"), "C1"))
     assert not reply.ok and reply.error_code == "unauthorized"
-    assert app.supervisor.state("web").pid == pid and os.path.exists(f"/proc/{pid}")
+    assert app.supervisor.state("web").pid == pid and alive(pid)
 
 
 # -- pid -------------------------------------------------------------------
@@ -125,8 +129,7 @@ async def test_pid_gives_the_main_pid_of_the_real_process(make_app):
     reply = await app.dispatcher.handle("pid web", CLI)
     pid = reply.data["pid"]
     assert reply.ok and reply.text.splitlines()[0] == str(pid)
-    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    assert b"import time  # pid-web" in cmdline[2]
+    assert b"import time  # pid-web" in _cmdline(pid)[2]
 
 
 async def test_pid_alone_gives_procbots_own(make_app):
