@@ -12,7 +12,9 @@ Exit status (``EXIT_*`` below): 0 ok; 1 the command failed; 2 usage or config
 error; for ``status <target>`` supervisorctl's convention, 3 when a program
 asked about is not running and 4 when there is no such program or group;
 7 procbot is not running (supervisorctl's code when supervisord's socket is
-missing); 75 the daemon stayed busy (EX_TEMPFAIL: try again).
+missing); 75 the daemon stayed busy (EX_TEMPFAIL: try again); 130 interrupted
+(Ctrl-C), except a follower (``logs -f``, ``tail``), for which Ctrl-C is the
+way to stop and exits 0.
 """
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ _KIND_FUNCTION = """_procbot_kind() {
 
 BASH = """# procbot completion for bash: source <(procbot completion bash)
 _procbot_verbs="%(verbs)s"
+_procbot_topics="%(topics)s"
 _procbot_signals="%(signals)s"
 _procbot_shells="%(shells)s"
 _procbot_options="%(options)s"
@@ -98,7 +99,7 @@ _procbot() {
         case $(_procbot_kind "$verb" "$pos") in
             target|program) choices=$("${words[0]}" "${cfg[@]}" _complete "$verb" 2>/dev/null) ;;
             signal) choices=$_procbot_signals ;;
-            topic) choices=$_procbot_verbs ;;
+            topic) choices=$_procbot_topics ;;
             shell) choices=$_procbot_shells ;;
         esac
     fi
@@ -115,6 +116,7 @@ complete -F _procbot procbot
 ZSH = """#compdef procbot
 # procbot completion for zsh: source <(procbot completion zsh)  (after compinit)
 _procbot_verbs=(%(verbs)s)
+_procbot_topics=(%(topics)s)
 _procbot_signals=(%(signals)s)
 _procbot_shells=(%(shells)s)
 _procbot_options=(%(options)s)
@@ -144,7 +146,7 @@ _procbot() {
         case $(_procbot_kind "$verb" "$pos") in
             target|program) compadd -- ${(f)"$(${words[1]} $cfg _complete $verb 2>/dev/null)"} ;;
             signal) compadd -- $_procbot_signals ;;
-            topic) compadd -- $_procbot_verbs ;;
+            topic) compadd -- $_procbot_topics ;;
             shell) compadd -- $_procbot_shells ;;
         esac
     fi
@@ -160,8 +162,9 @@ fi
 def script(shell: str) -> str:
     """The completion script for ``shell`` (one of SHELLS)."""
     template = {"bash": BASH, "zsh": ZSH}[shell]
-    return template % {"verbs": _verbs(), "signals": " ".join(SIGNALS), "shells": " ".join(SHELLS),
-                       "options": " ".join(OPTIONS), "kind": _KIND_FUNCTION % {"cases": _kind_cases()}}
+    return template % {"verbs": _verbs(), "topics": " ".join(v.name for v in VERBS),
+                       "signals": " ".join(SIGNALS), "shells": " ".join(SHELLS), "options": " ".join(OPTIONS),
+                       "kind": _KIND_FUNCTION % {"cases": _kind_cases()}}
 
 
 def words_for(what: str, programs: list[dict[str, Any]]) -> list[str]:

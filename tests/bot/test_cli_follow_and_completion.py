@@ -257,3 +257,27 @@ def test_bash_completes_a_group_name_split_at_its_colon(daemon):
 def test_bash_completes_signal_names_after_the_target(daemon):
     assert _bash_complete(daemon.cfg, "signal", "web", "") == list(SIGNALS)
     assert _bash_complete(daemon.cfg, "signal", "web", "US") == ["USR1", "USR2"]
+
+
+@needs_bash
+def test_bash_completes_help_topics_with_the_catalog_verbs(daemon):
+    assert _bash_complete(daemon.cfg, "help", "") == [v.name for v in VERBS]
+
+
+def _zsh_complete(cfg: Path, *words: str) -> list[str]:
+    """Run the zsh script's ``_procbot`` with ``compadd`` (a builtin of completion widgets) standing in as a
+    function that prints what it is given: what a TAB would offer for ``procbot -c CFG <words>``."""
+    quoted = " ".join(f"'{w}'" for w in (str(PROCBOT), "-c", str(cfg), *words))
+    script = (f'compdef() {{ : }}; source <("{PROCBOT}" completion zsh); '
+              'compadd() { [[ $1 == -- ]] && shift; print -l -- "$@" }; '
+              f'words=({quoted}); CURRENT=${{#words}}; _procbot')
+    out = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return [w for w in out.stdout.splitlines() if w]
+
+
+@pytest.mark.skipif(not (shutil.which("zsh") and PROCBOT.exists()), reason="needs zsh and the installed procbot")
+def test_zsh_completes_verbs_programs_groups_and_signals(daemon):
+    assert set(_zsh_complete(daemon.cfg, "")) == {*HOST_COMMANDS, *(v.name for v in VERBS), *ALIASES}
+    assert _zsh_complete(daemon.cfg, "restart", "") == ["web", "ticker", "job", "group:frontend", "all"]
+    assert _zsh_complete(daemon.cfg, "signal", "web", "") == list(SIGNALS)
