@@ -335,6 +335,16 @@ def _follow(path: Path, masked: bool = True, start: tuple[int | None, int | None
 
     signal.signal(signal.SIGTERM, stop)  # `kill`, `timeout 60 procbot tail web`: a clean end, like Ctrl-C
     pending = b""
+
+    def emit(chunk: bytes) -> None:
+        nonlocal pending
+        # whole lines only, so a secret split across two reads is still masked
+        pending += chunk
+        done, sep, pending = pending.rpartition(b"\n")
+        text = (done + sep).decode(errors="replace")
+        sys.stdout.write(mask_secrets(text) if masked else text)
+        sys.stdout.flush()
+
     try:
         f = open(path, "rb")  # noqa: SIM115 - reopened at each rotation, closed in finally
     except FileNotFoundError:
@@ -351,19 +361,21 @@ def _follow(path: Path, masked: bool = True, start: tuple[int | None, int | None
         while True:
             chunk = f.read()
             if chunk:
-                # whole lines only, so a secret split across two reads is still masked
-                pending += chunk
-                done, sep, pending = pending.rpartition(b"\n")
-                text = (done + sep).decode(errors="replace")
-                sys.stdout.write(mask_secrets(text) if masked else text)
-                sys.stdout.flush()
+                emit(chunk)
                 continue
             try:
                 st = os.stat(path)
             except FileNotFoundError:
                 st = None  # between the rename and the new file
             if st is not None and st.st_ino != os.fstat(f.fileno()).st_ino:
+                old = os.fstat(f.fileno()).st_ino
                 f.close()
+                for missed in rotated_past(path, old):  # more than one rotation since the last look
+                    try:
+                        with open(missed, "rb") as m:
+                            emit(m.read())
+                    except FileNotFoundError:
+                        pass  # rotated off the end meanwhile: past saving
                 f = open(path, "rb")  # noqa: SIM115
             elif st is not None and f.tell() > st.st_size:  # truncated by hand: start from the top
                 f.seek(0)
@@ -378,6 +390,24 @@ def _follow(path: Path, masked: bool = True, start: tuple[int | None, int | None
         return _fail(f"{path} disappeared", EXIT_FAILED)
     finally:
         f.close()
+
+
+def rotated_past(path: Path, inode: int) -> list[Path]:
+    """The backups written after the file ``inode`` and before the live one, oldest first.
+
+    A follower that looks every 0.2 s can find two rotations at once: its file is ``web.log.2`` by
+    then, and ``web.log.1`` would be skipped. None when the file was not rotated (a clear removes it).
+    """
+    backups = []
+    for i in range(1, 101):
+        candidate = path.with_name(f"{path.name}.{i}")
+        try:
+            if os.stat(candidate).st_ino == inode:
+                return backups[::-1]
+        except FileNotFoundError:
+            return []
+        backups.append(candidate)
+    return []
 
 
 def _check_config(path: Path) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import rotated_past
 from bot.completion import HOST_COMMANDS, SHELLS
 from core.commands.catalog import ALIASES, SIGNALS, VERBS
 from tests.control_socket_helpers import audit_rows
@@ -281,3 +282,12 @@ def test_zsh_completes_verbs_programs_groups_and_signals(daemon):
     assert set(_zsh_complete(daemon.cfg, "")) == {*HOST_COMMANDS, *(v.name for v in VERBS), *ALIASES}
     assert _zsh_complete(daemon.cfg, "restart", "") == ["web", "ticker", "job", "group:frontend", "all"]
     assert _zsh_complete(daemon.cfg, "signal", "web", "") == list(SIGNALS)
+
+
+def test_a_follower_that_finds_two_rotations_at_once_reads_the_backup_in_between(tmp_path):
+    live, middle, old = (tmp_path / n for n in ("web.log", "web.log.1", "web.log.2"))
+    for p in (live, middle, old):
+        p.write_text(p.name + "\n")
+    assert rotated_past(live, old.stat().st_ino) == [middle]
+    assert rotated_past(live, middle.stat().st_ino) == []  # one rotation: nothing skipped
+    assert rotated_past(live, 1) == []  # not among the backups (cleared): nothing to read
