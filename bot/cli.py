@@ -12,7 +12,9 @@ Exit status (``EXIT_*`` below): 0 ok; 1 the command failed; 2 usage or config
 error; for ``status <target>`` supervisorctl's convention, 3 when a program
 asked about is not running and 4 when there is no such program or group;
 7 procbot is not running (supervisorctl's code when supervisord's socket is
-missing); 75 the daemon stayed busy (EX_TEMPFAIL: try again).
+missing); 75 the daemon stayed busy (EX_TEMPFAIL: try again); 130 interrupted
+(Ctrl-C), except a follower (``logs -f``, ``tail``), for which Ctrl-C is the
+way to stop and exits 0.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_NOT_RUNNING, EXIT_NO_SUCH_PROGRAM = 3, 4  # `status <target>`, as supervisorctl (LSB status codes)
 EXIT_NO_DAEMON = 7  # as supervisorctl when supervisord is not running (LSB "program is not running")
 EXIT_BUSY = 75  # sysexits.h EX_TEMPFAIL: the daemon is there but stayed busy; try again
-CLI_EXTRAS = ("On the host also: procbot run | check-config | discord-invite; --json on every command, "
-              "procbot logs PROGRAM -f, procbot --version.")
+CLI_EXTRAS = ("On the host also: procbot run | check-config | discord-invite | completion bash|zsh; "
+              "--json on every command, procbot logs PROGRAM -f (or procbot tail PROGRAM), procbot --version.")
 
 
 def _config_path(explicit: str | None) -> Path:
@@ -117,6 +119,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="validate the config file and exit", parents=[common])
     inv = sub.add_parser("discord-invite", help="print the Discord OAuth2 invite URL", parents=[common])
     inv.add_argument("--application-id", help="Discord application ID (default: [discord].application_id)")
+    comp = sub.add_parser("completion", help="print a bash or zsh completion script")
+    comp.add_argument("shell", choices=("bash", "zsh"))
     for verb in VERBS:
         sp = sub.add_parser(verb.name, help=verb.summary, parents=[common])
         sp.add_argument("args", nargs="*")
@@ -127,8 +131,8 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _global_options(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
-    """(config, host, the other words): ``-c``/``--config`` and ``-H``/``--host`` go before or after the command."""
+def _globals(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
+    """``-c FILE`` and ``-H HOST`` (anywhere on the line) apart from the other words."""
     config = host = None
     rest: list[str] = []
     i = 0
@@ -151,31 +155,22 @@ def _global_options(argv: list[str]) -> tuple[str | None, str | None, list[str]]
     return config, host, rest
 
 
-def _fast_run_config(argv: list[str]) -> Path | None:
-    """`procbot [-c F] run`: the daemon's config path without argparse.
-
-    Building the parser (a subparser per verb) costs ~60 ms, all of it before the config check can
-    start: the critical path of every cold start. Anything else (``--help``, a typo) gets argparse.
-    """
-    config, host, rest = _global_options(argv)
-    return _config_path(config) if rest == ["run"] and host is None else None
-
-
 def _fast_client_args(argv: list[str]) -> dict[str, Any] | None:
     """Plain client calls (`procbot [-c F] status web --json`) skip argparse and its imports."""
-    config, host, rest = _global_options(argv)
+    config, host, rest = _globals(argv)
     verb = lookup(rest[0]) if rest and rest[0] == rest[0].lower() else None
     if verb is None:
         return None
     words = rest[1:]
     flags = {w for w in words if w.startswith("-")}
-    if flags - {"--json", "-f", "--follow"} - ({"--raw"} if rest[0] == "logs" else set()):
+    if flags - {"--json", "-f", "--follow"} - ({"--raw"} if verb.name == "logs" else set()):
         return None  # let argparse explain
     return {
         "cmd": verb.name,
         "args": [w for w in words if not w.startswith("-")],
         "json": "--json" in flags,
-        "follow": bool(flags & {"-f", "--follow"}),
+        # `procbot tail web` is `procbot logs web -f`, as `tail` of a file follows it for the asking
+        "follow": bool(flags & {"-f", "--follow"}) or rest[0] == "tail",
         "raw": "--raw" in flags,
         "config": config,
         "host": host,
@@ -184,12 +179,16 @@ def _fast_client_args(argv: list[str]) -> dict[str, Any] | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    run_config = _fast_run_config(argv)
-    if run_config is not None:
-        return _run(run_config)
+    config, host, rest = _globals(argv)
+    if rest == ["run"] and host is None:
+        # argparse's parser (a subparser per verb) costs ~60 ms, all of it before the config check can
+        # start: the critical path of every cold start. Anything else (--help, a typo) gets argparse.
+        return _run(_config_path(config))
+    if rest and rest[0] == "_complete":  # hidden: what the completion scripts call at each TAB
+        return _complete(config, rest[1] if len(rest) > 1 else "programs")
     fast = _fast_client_args(argv)
     if fast is not None:
-        return _help(fast["args"]) if fast["cmd"] == "help" else _client(fast)
+        return _help(fast["args"]) if fast["cmd"] == "help" else _interruptible(fast)
     args = _parser().parse_args(argv)
     if args.cmd is None:
         _parser().print_help()
@@ -202,9 +201,23 @@ def main(argv: list[str] | None = None) -> int:
         return _discord_invite(args)
     if args.cmd == "help":
         return _help(args.args)
-    return _client({"cmd": args.cmd, "args": args.args, "json": args.json,
-                    "follow": getattr(args, "follow", False), "raw": getattr(args, "raw", False),
-                    "config": args.config, "host": getattr(args, "host", None)})
+    if args.cmd == "completion":
+        from bot.completion import script
+
+        sys.stdout.write(script(args.shell))
+        return EXIT_OK
+    return _interruptible({"cmd": args.cmd, "args": args.args, "json": args.json,
+                           "follow": getattr(args, "follow", False), "raw": getattr(args, "raw", False),
+                           "config": args.config, "host": getattr(args, "host", None)})
+
+
+def _interruptible(args: dict[str, Any]) -> int:
+    """Ctrl-C is how a follower (`logs -f`, `tail`) ends: exit 0 without a traceback, whenever it comes;
+    any other command interrupted exits 130, as a shell reports SIGINT."""
+    try:
+        return _client(args)
+    except KeyboardInterrupt:
+        return EXIT_OK if args["follow"] else 130
 
 
 def _run(path: Path) -> int:
@@ -235,6 +248,28 @@ def _help(words: list[str]) -> int:
     return EXIT_OK
 
 
+def _complete(config: str | None, what: str) -> int:
+    """``procbot [-c F] _complete WHAT``: the words a TAB offers (bot.completion), one a line; nothing,
+    and exit 0, when there is no config, no daemon, or it does not answer within a moment."""
+    import contextlib
+    import io
+
+    from bot.completion import TIMEOUT, words_for
+    from bot.control_client import send
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # a missing config says nothing into a command line
+            path = _socket_of(_config_path(config))
+        reply = send(path, "status", timeout=TIMEOUT, retry=False)
+        programs = reply["data"]["programs"]
+    except (SystemExit, Exception):  # noqa: BLE001 - whatever went wrong, a TAB completes nothing
+        return EXIT_OK
+    words = words_for(what, programs)
+    if words:
+        print("\n".join(words))
+    return EXIT_OK
+
+
 def _client(args: dict[str, Any]) -> int:
     from adapters.plain_text import render_dict
     from bot.control_client import DaemonBusy, DaemonForbidden, DaemonUnreachable, send
@@ -262,11 +297,13 @@ def _client(args: dict[str, Any]) -> int:
         return _fail(str(e), EXIT_FAILED)
     except DaemonUnreachable as e:
         return _fail(str(e), EXIT_NO_DAEMON)
+    ok = bool(raw.get("ok", True))
     if args["json"]:
         print(json.dumps(raw, indent=2))
+    elif ok and args["cmd"] == "pid":
+        print(raw["data"]["pid"])  # the number alone, as supervisorctl: `kill -HUP $(procbot pid web)`
     else:
         print(render_dict(raw))
-    ok = bool(raw.get("ok", True))
     if ok and args["cmd"] == "logs" and args["follow"]:
         data = raw["data"]
         return _follow(Path(data["path"]), masked=not args.get("raw"), start=(data.get("end"), data.get("inode")))
@@ -295,11 +332,26 @@ def _follow(path: Path, masked: bool = True, start: tuple[int | None, int | None
     ``start`` is where the daemon's tail ended (offset, inode): following on from there, a line
     written between the tail and this open is printed once, not lost.
     """
+    import signal
     import time
 
     from core.redact import mask_secrets  # masked by default, like every other way out of the log file
 
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)  # `kill`, `timeout 60 procbot tail web`: a clean end, like Ctrl-C
     pending = b""
+
+    def emit(chunk: bytes) -> None:
+        nonlocal pending
+        # whole lines only, so a secret split across two reads is still masked
+        pending += chunk
+        done, sep, pending = pending.rpartition(b"\n")
+        text = (done + sep).decode(errors="replace")
+        sys.stdout.write(mask_secrets(text) if masked else text)
+        sys.stdout.flush()
+
     try:
         f = open(path, "rb")  # noqa: SIM115 - reopened at each rotation, closed in finally
     except FileNotFoundError:
@@ -316,19 +368,21 @@ def _follow(path: Path, masked: bool = True, start: tuple[int | None, int | None
         while True:
             chunk = f.read()
             if chunk:
-                # whole lines only, so a secret split across two reads is still masked
-                pending += chunk
-                done, sep, pending = pending.rpartition(b"\n")
-                text = (done + sep).decode(errors="replace")
-                sys.stdout.write(mask_secrets(text) if masked else text)
-                sys.stdout.flush()
+                emit(chunk)
                 continue
             try:
                 st = os.stat(path)
             except FileNotFoundError:
                 st = None  # between the rename and the new file
             if st is not None and st.st_ino != os.fstat(f.fileno()).st_ino:
+                old = os.fstat(f.fileno()).st_ino
                 f.close()
+                for missed in rotated_past(path, old):  # more than one rotation since the last look
+                    try:
+                        with open(missed, "rb") as m:
+                            emit(m.read())
+                    except FileNotFoundError:
+                        pass  # rotated off the end meanwhile: past saving
                 f = open(path, "rb")  # noqa: SIM115
             elif st is not None and f.tell() > st.st_size:  # truncated by hand: start from the top
                 f.seek(0)
@@ -336,10 +390,31 @@ def _follow(path: Path, masked: bool = True, start: tuple[int | None, int | None
                 time.sleep(0.2)
     except KeyboardInterrupt:
         return EXIT_OK
+    except BrokenPipeError:  # `procbot tail web | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return EXIT_OK
     except FileNotFoundError:
         return _fail(f"{path} disappeared", EXIT_FAILED)
     finally:
         f.close()
+
+
+def rotated_past(path: Path, inode: int) -> list[Path]:
+    """The backups written after the file ``inode`` and before the live one, oldest first.
+
+    A follower that looks every 0.2 s can find two rotations at once: its file is ``web.log.2`` by
+    then, and ``web.log.1`` would be skipped. None when the file was not rotated (a clear removes it).
+    """
+    backups = []
+    for i in range(1, 101):
+        candidate = path.with_name(f"{path.name}.{i}")
+        try:
+            if os.stat(candidate).st_ino == inode:
+                return backups[::-1]
+        except FileNotFoundError:
+            return []
+        backups.append(candidate)
+    return []
 
 
 def _check_config(path: Path) -> int:

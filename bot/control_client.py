@@ -36,8 +36,11 @@ class DaemonBusy(DaemonUnreachable):
     """The daemon is there but did not take the request in time; trying again later may work."""
 
 
-def send(path: Path, command: str, timeout: float = TIMEOUT, raw: bool = False) -> dict[str, Any]:
+def send(path: Path, command: str, timeout: float = TIMEOUT, raw: bool = False, retry: bool = True) -> dict[str, Any]:
+    """One command's reply. ``retry=False`` (shell completion): one attempt, the OS's error as it comes."""
     request = json.dumps({"command": command, **({"raw": True} if raw else {})}).encode() + b"\n"
+    if not retry:
+        return _once(path, request, timeout)
     start = time.monotonic()
     pause = 0.02
     while True:

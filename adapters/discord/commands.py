@@ -19,7 +19,20 @@ from typing import Any, Protocol
 import discord
 from discord import app_commands
 
-from core.commands.catalog import COUNT, DURATION, FILTERS, PROGRAM, TARGET, TEXT, TOPIC, VERBS, Arg, Verb
+from core.commands.catalog import (
+    COUNT,
+    DURATION,
+    FILTERS,
+    PROGRAM,
+    SIGNAL,
+    SIGNALS,
+    TARGET,
+    TEXT,
+    TOPIC,
+    VERBS,
+    Arg,
+    Verb,
+)
 
 Completer = Callable[[discord.Interaction, str], Awaitable[list[app_commands.Choice[str]]]]
 PUBLIC_HELP = "show the result to the whole channel"
@@ -85,10 +98,12 @@ def _subcommand(verb: Verb, runner: CommandRunner) -> app_commands.Command[Any, 
     completed = {a.name: _completer(runner, verb.name) for a in args if a.kind in (TARGET, PROGRAM)}
     if completed:
         func = app_commands.autocomplete(**completed)(func)
-    topics = [a.name for a in args if a.kind == TOPIC]
-    if topics:
-        func = app_commands.choices(**{t: [app_commands.Choice(name=v.name, value=v.name) for v in VERBS]
-                                       for t in topics})(func)
+    # fixed sets are a menu (Discord allows 25 choices): the verbs for `help`, the signals for `signal`
+    fixed = {a.name: [v.name for v in VERBS] if a.kind == TOPIC else list(SIGNALS)
+             for a in args if a.kind in (TOPIC, SIGNAL)}
+    if fixed:
+        func = app_commands.choices(**{n: [app_commands.Choice(name=w, value=w) for w in words]
+                                       for n, words in fixed.items()})(func)
     return app_commands.Command(name=verb.name, description=verb.summary[:1].upper() + verb.summary[1:],
                                 callback=func)
 

@@ -36,6 +36,12 @@ DURATION = "duration"  # 30m, 2h, 1d
 TEXT = "text"  # the rest of the words, free text
 TOPIC = "topic"  # a verb name
 FILTERS = "filters"  # key=value words (the audit filters)
+SIGNAL = "signal"  # a signal name from SIGNALS, with or without SIG, any case: HUP, SIGUSR1, term
+
+#: the signals `signal` sends, by name without the SIG prefix. supervisorctl takes any name or number;
+#: a declared set means a typo or a bare number is refused instead of becoming a signal nobody meant
+SIGNALS = ("HUP", "INT", "QUIT", "ABRT", "KILL", "USR1", "USR2", "ALRM", "TERM", "CONT", "STOP", "TSTP",
+           "TTIN", "TTOU", "WINCH", "IO", "PWR")
 
 
 class Arg:
@@ -160,10 +166,19 @@ VERBS: tuple[Verb, ...] = (
          args=(_target(),), program_scoped=True, slow=True, confirm_when_many=True, managed_only=True),
     Verb("restart", "restart a target", role="operator", handler="lifecycle.act",
          args=(_target(),), program_scoped=True, slow=True, confirm_when_many=True, managed_only=True),
+    Verb("signal", "send a signal to a target's main process", role="operator",
+         handler="signals.signal",
+         args=(_target(), Arg("signal", SIGNAL, required=True, help="HUP, USR1, TERM ... (SIG prefix optional)")),
+         program_scoped=True, confirm_when_many=True, managed_only=True),
     Verb("logs", "last lines of a program's log", role="viewer", handler="logs.logs",
          args=(_program(), Arg("lines", COUNT, help="how many lines (default from config)", limit=MAX_LOG_LINES,
                                unit="lines")),
          aliases=("log", "tail"), program_scoped=True, read_only=True, managed_only=True),
+    Verb("clear", "empty a program's log (like supervisorctl clear)", role="operator", handler="logs.clear",
+         args=(_program(),), program_scoped=True, managed_only=True),
+    Verb("pid", "a program's main pid, or procbot's own", role="viewer", handler="inspect.pid",
+         args=(Arg("program", PROGRAM, help="a program name (none: procbot itself)"),), program_scoped=True,
+         read_only=True),
     Verb("info", "details of one program", role="viewer", handler="inspect.info",
          args=(_program(),), program_scoped=True, read_only=True),
     Verb("history", "recent runs of one program", role="viewer", handler="inspect.history",

@@ -20,6 +20,8 @@ from core.commands.catalog import (
     DURATION,
     FILTERS,
     PROGRAM,
+    SIGNAL,
+    SIGNALS,
     TARGET,
     TEXT,
     TOPIC,
@@ -104,6 +106,22 @@ def parse_duration(raw: str) -> int:
     return seconds
 
 
+def parse_signal(raw: str) -> str:
+    """A signal name as the catalog declares it (``HUP``), from ``hup``, ``SIGHUP`` or ``SigHup``.
+
+    Names only: a number means different signals on different systems (10 is USR1 on x86, BUS on
+    others), and a name reads back in the audit trail.
+    """
+    name = raw.upper()
+    name = name[3:] if name.startswith("SIG") else name
+    if name in SIGNALS:
+        return name
+    shown = ", ".join(SIGNALS)
+    if raw.isascii() and raw.isdigit():
+        raise InvalidInput(f"Give the signal by name, not number (`{_inert(raw)}`): one of {shown}.")
+    raise InvalidInput(f"`{_inert(raw)}` is not a signal procbot sends; use one of {shown} (SIG prefix optional).")
+
+
 def _positive_int(raw: str, what: str, limit: int) -> int:
     # ASCII only: "²".isdigit() is True but int("²") raises
     if not (raw.isascii() and raw.isdigit()) or int(raw[:12]) <= 0:
@@ -183,6 +201,8 @@ def _value(arg: Arg, word: str) -> int | str:
         return _positive_int(word, arg.unit, arg.limit)
     if arg.kind == DURATION:
         return parse_duration(word)
+    if arg.kind == SIGNAL:
+        return parse_signal(word)
     if arg.kind == TOPIC:
         if word.lower() not in BY_NAME:
             raise InvalidInput(f"No help for `{_inert(word)}`: not a command.")

@@ -31,6 +31,7 @@ import itertools
 import logging
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -40,9 +41,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import core
+from core.errors import ProcbotError
 from core.logd import protocol
 from core.process.events import EventBus, EventKind, ProgramEvent
-from core.process.logs import log_path, open_for_child
+from core.process.logs import err_log_path, log_path, open_for_child
 from core.spec import ProgramSpec
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,10 @@ class ChildOutput(Protocol):
 
     async def stats(self, program: str) -> dict[str, Any] | None: ...
 
+    async def clear(self, program: str) -> dict[str, int]:
+        """Empty the program's log files; file name -> the bytes they held. ProcbotError if it cannot."""
+        ...
+
     def status_notes(self) -> list[str]: ...
 
 
@@ -99,6 +105,30 @@ class DirectFiles:
 
     async def stats(self, program: str) -> dict[str, Any] | None:
         return None
+
+    async def clear(self, program: str) -> dict[str, int]:
+        return await asyncio.to_thread(self._truncate, program)
+
+    def _truncate(self, program: str) -> dict[str, int]:
+        """Truncated in place, not replaced: the children write these files themselves (O_APPEND, so
+        their next line lands at the new end); a new file would leave them writing the removed one."""
+        emptied = {}
+        for path in (log_path(self.log_dir, program), err_log_path(self.log_dir, program)):
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                raise ProcbotError(f"cannot clear {path.name}: {e.strerror or e}") from None
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    raise ProcbotError(f"{path.name} is not a regular file; not clearing it")
+                os.ftruncate(fd, 0)
+            finally:
+                os.close(fd)
+            emptied[path.name] = st.st_size
+        return emptied
 
     def status_notes(self) -> list[str]:
         return []
@@ -242,6 +272,22 @@ class LogDaemonClient:
             return None
         self.stats_cache[program] = got["stats"][program]
         return self.stats_cache[program]
+
+    async def clear(self, program: str) -> dict[str, int]:
+        """Have the daemon empty the files it writes (core.logd.files.LogFile.clear); never behind its back."""
+        if not self._ready.is_set() and not self.unavailable:  # starting, or being revived: give it a moment
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CONNECT_TIMEOUT):
+                    await self._ready.wait()
+        if self.unavailable:
+            return await self.fallback.clear(program)
+        got = await self._request({"op": "clear", "program": program, "log_dir": str(self.log_dir)})
+        if got is None:
+            raise ProcbotError("The log daemon is not answering right now, so the log was not cleared; "
+                               "try again in a moment.")
+        if not got.get("ok"):
+            raise ProcbotError(f"The log daemon could not clear the log: {got.get('error')}")
+        return {str(k): int(v) for k, v in got["emptied"].items()}
 
     def status_notes(self) -> list[str]:
         notes = []

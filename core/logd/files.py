@@ -301,6 +301,31 @@ class LogFile:
         self.size = 0
         return True
 
+    def clear(self) -> int | None:
+        """Empty the log (``clear``) the way supervisord does: remove the name, open a new file there.
+
+        Called in the daemon's one thread, between two writes, so no line is cut: what was written
+        before is gone whole, what comes after lands whole in the new file. A new file (a new inode)
+        rather than a truncation, so whoever follows the name (``procbot logs -f``, ``tail -F``, a log
+        shipper) sees a new file, as at a rotation, instead of a shrink it may miss. The unlink acts on
+        the name itself (a link planted there is removed, never followed). Rotated backups stay, as
+        with supervisorctl. Returns the bytes the removed file held; None when there was no file.
+        """
+        self._close()
+        self.dir.open()
+        try:
+            st = os.stat(self.name, dir_fd=self.dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None  # nothing written yet: and no empty file made for a stream that never wrote
+        os.unlink(self.name, dir_fd=self.dir_fd)
+        self.size = 0
+        self._full_until = 0.0
+        try:
+            self.fd = self._open_regular()  # at once: `logs` and followers find an empty file, not none
+        except (OSError, LogError):
+            self.fd = -1  # the next write tries again, and counts what it cannot write
+        return st.st_size if stat.S_ISREG(st.st_mode) else 0
+
     def check(self) -> None:
         """Reopen when the file was removed or replaced under us (its data would be invisible)."""
         if self.fd < 0:

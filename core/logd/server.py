@@ -295,6 +295,8 @@ class LogDaemon:
                     s.flush_partial(time.time())
                     ended = False
             self._reply(client, {"id": rid, "ok": True, "ended": ended, "stats": self._stats(program)})
+        elif op == "clear":
+            self._reply(client, {"id": rid, "ok": True, **self._clear(str(msg["program"]), str(msg["log_dir"]))})
         elif op == "stats":
             names = msg.get("programs") or sorted({p for p, _ in self.logs})
             self._reply(client, {"id": rid, "ok": True, "stats": {p: self._stats(p) for p in names}})
@@ -330,6 +332,31 @@ class LogDaemon:
         os.set_blocking(fd, False)
         self.streams[fd] = Stream(fd, program, kind, run, lf)
         self.sel.register(fd, selectors.EVENT_READ, self._readable)
+
+    def _clear(self, program: str, log_dir: str) -> dict[str, Any]:
+        """Empty the program's files (stdout's, and stderr's own if it has one) here, where they are written.
+
+        What its pipes already hold is written first, so it is cleared too rather than showing up
+        after the clear; an unfinished line stays buffered and lands whole in the new file.
+        """
+        if not program or not set(program) <= NAME_OK or program.startswith("."):
+            raise ValueError(f"bad program name {program!r}")
+        for s in [s for s in self.streams.values() if s.program == program]:
+            self._drain(s, FLUSH_LIMIT)
+        emptied: dict[str, int] = {}
+        for kind, name in (("out", f"{program}.log"), ("err", f"{program}.err.log")):
+            lf = self.logs.get((program, kind))
+            spare = lf is None  # not written by this daemon yet (it started after the program stopped)
+            if lf is None:
+                lf = LogFile(self._dir(log_dir), name, Settings())
+            try:
+                held = lf.clear()
+            finally:
+                if spare:
+                    lf.close()
+            if held is not None:
+                emptied[name] = held
+        return {"emptied": emptied}
 
     def _dir(self, path: str) -> LogDir:
         """Opened lazily by the first write: an unwritable log dir drops (and counts) lines, then recovers."""

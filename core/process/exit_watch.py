@@ -95,6 +95,15 @@ class ExitWatcher:
         self._done = True
         self._on_exit(status)
 
+    def send_signal(self, sig: int) -> None:
+        """Signal the process through its pidfd: a pid reused since it exited can never be hit.
+
+        ProcessLookupError once it has exited (even before the exit was handled here).
+        """
+        if self._fd is None:
+            raise ProcessLookupError(self.pid)
+        signal.pidfd_send_signal(self._fd, sig)
+
     def close(self) -> None:
         if self._fd is not None:
             with contextlib.suppress(ValueError, OSError):

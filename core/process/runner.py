@@ -392,6 +392,19 @@ class ProgramRunner:
             self._popen.returncode = 0  # not ours to reap any more; silences Popen.__del__
             self._popen = None
 
+    # -- the `signal` command ---------------------------------------------
+    def send_signal(self, sig: signal.Signals) -> int:
+        """Send ``sig`` to the main process only, as supervisorctl's ``signal`` does (a stop signals the
+        whole group); returns its pid. Through the exit watcher's pidfd, so never a recycled pid."""
+        st = self.st
+        if not st.state.is_up or st.pid is None or self._watcher is None:
+            raise NotRunning(f"`{st.name}` is not running (state: {st.state.value}): there is no process to signal.")
+        try:
+            self._watcher.send_signal(sig)
+        except ProcessLookupError:
+            raise NotRunning(f"`{st.name}` has just exited: there is no process to signal.") from None
+        return st.pid
+
     def _resolve(self, p: str) -> Path:
         path = Path(p).expanduser()
         return path if path.is_absolute() else self.base_dir / path

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from bot.cli import EXIT_NO_DAEMON, EXIT_NO_SUCH_PROGRAM, EXIT_NOT_RUNNING, EXIT_USAGE
+from bot.completion import HOST_COMMANDS
 from core.commands.catalog import BY_NAME, VERBS, help_lines
 from tests.control_socket_helpers import audit_rows
 from tests.daemon_harness import Daemon, cli, status_json, write_config
@@ -198,7 +199,7 @@ def test_procbot_help_of_one_verb_shows_its_usage(tmp_path):
 def test_the_cli_commands_are_the_catalog_verbs_and_the_host_only_ones(tmp_path):
     out = cli(write_config(tmp_path, ""), "--help")
     listed = re.findall(r"(?m)^    (\S+)", out.stdout)
-    assert listed == ["run", "check-config", "discord-invite", *(v.name for v in VERBS)]
+    assert listed == [*HOST_COMMANDS, *(v.name for v in VERBS)]  # what shell completion offers, too
     for v in VERBS:
         assert re.search(rf"(?m)^    {v.name} +{re.escape(v.summary)}$", out.stdout), v.name
 

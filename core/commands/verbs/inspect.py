@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import asdict
 
@@ -9,6 +10,7 @@ from core import formatting as fmt
 from core.actor import CommandContext
 from core.commands.grammar import Command
 from core.commands.verbs import Services
+from core.errors import NotRunning
 from core.logd.client import describe_stats
 from core.process.logs import log_path
 from core.process.states import FAILED_STATES, ProgramState, State
@@ -94,6 +96,20 @@ async def info(env: Services, cmd: Command, ctx: CommandContext, programs: list[
         fields.append(Field("Note", st.message, inline=False))
     return Reply(title=f"{name} on {env.host}", tone=STATE_TONE[st.state], fields=fields,
                  data=sup.state(name).snapshot(now))
+
+
+async def pid(env: Services, cmd: Command, ctx: CommandContext, programs: list[str]) -> Reply:
+    """The main pid (supervisorctl's ``pid``), the tree's pids as of the last scan; no program: procbot's."""
+    if cmd.target is None:
+        me = os.getpid()
+        return Reply(title=f"procbot on {env.host}", text=str(me), data={"pid": me, "program": None, "tree": []})
+    name = programs[0]
+    st = env.supervisor.state(name)
+    if not st.state.is_up or not st.pid:
+        raise NotRunning(f"`{name}` is not running (state: {st.state.value}): it has no pid.")
+    tree = [p for p in st.tree_pids if p != st.pid]
+    text = str(st.pid) + (f"\nits processes (last scan): {' '.join(map(str, tree))}" if tree else "")
+    return Reply(title=f"pid of {name}", text=text, data={"pid": st.pid, "program": name, "tree": st.tree_pids})
 
 
 async def history(env: Services, cmd: Command, ctx: CommandContext, programs: list[str]) -> Reply:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from adapters.discord.commands import options
-from core.commands.catalog import VERBS
+from core.commands.catalog import SIGNALS, VERBS
 from core.process.logs import log_path
 from tests.conftest import sleeper
 from tests.fakes.discord_harness import OPS_ROLE, discord_procbot
@@ -209,3 +209,20 @@ async def test_a_deferred_answer_discord_keeps_refusing_with_5xx_is_logged_once_
         again = await h.command("status", user=h.viewer)
         assert "Status on testhost" in again.text()
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_signal_offers_the_declared_signals_as_choices_and_reaches_the_program(make_app: Any) -> None:
+    counter = {"name": "web", "command": [
+        "python3", "-c", "import signal, time\n"
+        "signal.signal(signal.SIGUSR1, lambda *_: print('got USR1', flush=True))\nprint('ready', flush=True)\n"
+        "while True: time.sleep(3600)"]}
+    async with discord_procbot(make_app, programs=[counter]) as h:
+        (proc,) = h.fake.synced_commands[h.fake.guild_id]
+        sub = next(o for o in proc["options"] if o["name"] == "signal")
+        option = next(o for o in sub["options"] if o["name"] == "signal")
+        assert [c["value"] for c in option["choices"]] == list(SIGNALS) and option["required"]
+        path = log_path(h.app.config.log_dir, "web")
+        await wait_for(lambda: path.exists() and "ready" in path.read_text())
+        rec = await h.command("signal", {"target": "web", "signal": "USR1"})
+        assert "Sent SIGUSR1 to web" in rec.text()
+        await wait_for(lambda: "got USR1" in path.read_text())

@@ -254,3 +254,18 @@ async def test_stopping_the_adapter_closes_the_socket_and_leaves_no_tasks(make_a
         leftovers = [t for t in asyncio.all_tasks() if "SocketMode" in repr(t.get_coro()) or
                      t.get_name().startswith("slack-")]
         assert leftovers == []
+
+
+async def test_signal_from_slack_reaches_the_program_and_a_viewer_is_refused(make_app: Any) -> None:
+    counter = {"name": "web", "command": [
+        "python3", "-c", "import signal, time\nsignal.signal(signal.SIGHUP, lambda *_: print('got HUP', flush=True))\n"
+        "print('ready', flush=True)\nwhile True: time.sleep(3600)"]}
+    async with slack_procbot(make_app, programs=[counter], permissions=PERMS) as h:
+        path = log_path(h.app.config.log_dir, "web")
+        await wait_for(lambda: path.exists() and "ready" in path.read_text())
+        refused = await h.command("signal web HUP", user=VIEWER)
+        assert "operator role" in all_text(refused)
+        body = await h.command("signal web hup")
+        assert "Sent SIGHUP to web" in all_text(body)
+        await wait_for(lambda: "got HUP" in path.read_text())
+        assert path.read_text().count("got HUP") == 1
