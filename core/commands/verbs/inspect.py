@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 from dataclasses import asdict
+from pathlib import Path
 
 from core import formatting as fmt
 from core.actor import CommandContext
 from core.commands.grammar import Command
 from core.commands.verbs import Services
 from core.logd.client import describe_stats
+from core.process import spawn_args
 from core.process.logs import log_path
 from core.process.states import FAILED_STATES, ProgramState, State
 from core.reply import STATE_TONE, Field, Reply, Table, Tone
+from core.spec import ProgramSpec
 
 DEFAULT_HISTORY_RUNS = 10
 
@@ -77,6 +81,7 @@ async def info(env: Services, cmd: Command, ctx: CommandContext, programs: list[
             Field("Autostart", "yes" if spec.autostart else "no"),
             Field("Restarts", str(st.restarts)),
             Field("Stop", f"{spec.stop_signal}, then SIGKILL after {fmt.duration(spec.stop_timeout)}"),
+            *[Field(label, text, inline=False) for label, text in await _spawn_settings(spec, sup.config.base_dir)],
             Field("Log file", str(log_path(sup.config.log_dir, name)), inline=False),
             Field("Log", describe_stats(await sup.logs.stats(name)), inline=False),
         ]
@@ -94,6 +99,13 @@ async def info(env: Services, cmd: Command, ctx: CommandContext, programs: list[
         fields.append(Field("Note", st.message, inline=False))
     return Reply(title=f"{name} on {env.host}", tone=STATE_TONE[st.state], fields=fields,
                  data=sup.state(name).snapshot(now))
+
+
+async def _spawn_settings(spec: ProgramSpec, base_dir: Path) -> list[tuple[str, str]]:
+    """User, limits, env files and env keys (never values); read in a thread when lookups may block."""
+    if spawn_args.blocking(spec):
+        return await asyncio.to_thread(spawn_args.describe, spec, base_dir)
+    return spawn_args.describe(spec, base_dir)
 
 
 async def history(env: Services, cmd: Command, ctx: CommandContext, programs: list[str]) -> Reply:
