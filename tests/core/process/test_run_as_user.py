@@ -131,3 +131,14 @@ async def test_a_user_that_does_not_exist_is_a_spawn_error_naming_it(make_app, o
     await wait_for(lambda: "no-such-user-x" in app.supervisor.state("web").message)
     assert app.supervisor.state("web").pid is None
     assert "no such user 'no-such-user-x'" in app.supervisor.state("web").message
+
+
+async def test_info_says_whom_the_program_runs_as(make_app, open_dir):
+    from core.actor import Actor, CommandContext
+
+    app = await make_app([{"name": "web", "command": ["/bin/sleep", "3600"], "user": "nobody", "umask": 0o027}],
+                         state_dir=open_dir / "state")
+    reply = await app.dispatcher.handle("info web", CommandContext(Actor("cli", "tester", local=True)))
+    runs_as = next(f.value for f in reply.fields if f.name == "Runs as")
+    assert runs_as.startswith(f"user nobody (uid {NOBODY.pw_uid}); group ")
+    assert runs_as.endswith("; umask 0027")
