@@ -132,6 +132,9 @@ def credentials(spec: ProgramSpec) -> Credentials:
         groups = tuple(os.getgrouplist(name, gid))
     elif uid is not None:
         groups = ()  # a bare uid: none of procbot's own groups
+    if uid is not None and uid == os.geteuid() != 0:  # not root, and already that user: keep our own ids
+        gid = None if spec.user_group is None else gid
+        groups = None if spec.extra_groups is None else groups
     creds = Credentials(uid, gid, groups, umask, name, home)
     _can_switch(spec, creds)
     return creds

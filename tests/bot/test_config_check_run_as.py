@@ -190,3 +190,13 @@ def test_a_procbot_that_is_not_root_refuses_a_limit_above_its_own_hard_limit(ope
     assert (f"program[web].limits.nofile: nofile {hard + 1} is above procbot's own hard limit ({hard}); "
             "only root can raise a hard limit") in out.stderr
     assert "limits.core" not in out.stderr
+
+
+@ROOT_ONLY
+def test_a_procbot_that_is_not_root_accepts_its_own_user(open_dir):
+    cfg = open_dir / "procbot.toml"
+    cfg.write_text('[procbot]\nstate_dir = "state"\n[[program]]\nname = "web"\ncommand = ["/bin/sleep", "60"]\n'
+                   'user = "nobody"\numask = "0077"\n')
+    os.chmod(cfg, 0o644)
+    out = _check_as_nobody(cfg)
+    assert out.returncode == 0, out.stderr + out.stdout

@@ -125,6 +125,20 @@ async def test_a_program_running_as_nobody_still_gets_its_output_logged(make_app
     await wait_for(lambda: path.exists() and tag in path.read_text())
 
 
+async def test_without_the_log_daemon_a_program_running_as_nobody_still_writes_its_log(make_app, open_dir):
+    """The fallback opens the log file in procbot (root) and hands the child the open descriptor."""
+    from core.actor import Actor, CommandContext
+    from core.logd.client import DirectFiles
+
+    tag = unique_tag("direct")
+    app = await make_app([{"name": "echo", "command": ["/bin/echo", tag], "user": "nobody", "restart": "never",
+                           "autostart": False}], state_dir=open_dir / "state")
+    app.supervisor.runners["echo"].logs = DirectFiles(app.config.log_dir)
+    assert (await app.dispatcher.handle("start echo", CommandContext(Actor("cli", "tester", local=True)))).ok
+    path = log_path(app.config.log_dir, "echo")
+    await wait_for(lambda: path.exists() and tag in path.read_text())
+
+
 async def test_a_user_that_does_not_exist_is_a_spawn_error_naming_it(make_app, open_dir):
     app = await make_app([{"name": "web", "command": ["/bin/sleep", "3600"], "user": "no-such-user-x"}],
                          state_dir=open_dir / "state")
