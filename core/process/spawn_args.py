@@ -242,6 +242,10 @@ def apply_limits(pid: int, wanted: tuple[Limit, ...]) -> None:
 
 
 # -- what ``info`` shows ---------------------------------------------------------
+#: an env file of hundreds of keys would flood a chat message; the rest are counted
+MAX_KEYS_SHOWN = 60
+
+
 def describe(spec: ProgramSpec, base_dir: Path) -> list[tuple[str, str]]:
     """(label, text) lines for ``info``: user, umask, limits, env files and the keys they set, never a value.
 
@@ -262,7 +266,9 @@ def describe(spec: ProgramSpec, base_dir: Path) -> list[tuple[str, str]]:
         out.append(("Env files", ", ".join(spec.env_file) + " (read at each start)"))
     if spec.env_file or spec.env:
         try:
-            out.append(("Environment", ", ".join(f"{k} ({src})" for k, src in env_origins(spec, base_dir))
+            keys = [f"{k} ({src})" for k, src in env_origins(spec, base_dir)]
+            more = f" and {len(keys) - MAX_KEYS_SHOWN} more" if len(keys) > MAX_KEYS_SHOWN else ""
+            out.append(("Environment", ", ".join(keys[:MAX_KEYS_SHOWN]) + more
                         + "; plus procbot's own environment without its secrets"))
         except SpawnSettingError as e:
             out.append(("Environment", f"cannot start: {e}"))
