@@ -56,6 +56,7 @@ async def test_a_restart_reads_the_env_file_again(make_app, tmp_path):
     app = await make_app([{"name": "envdump", "command": DUMP, "restart": "never", "env_file": ["app.env"]}])
     assert (await _child_env(app))["VERSION"] == "1"
     env_path.write_text("VERSION=2\n")
+    await wait_for(lambda: not app.supervisor.state("envdump").state.is_up)  # its exit is seen, not only its line
     assert (await app.dispatcher.handle("start envdump", CLI)).ok
     assert (await _child_env(app, run=2))["VERSION"] == "2"
 
