@@ -20,8 +20,10 @@ from bot.fleet.credentials import cluster_problems
 from bot.platforms import config_problems, unready_destinations
 from bot.state_dir import KEY as STATE_DIR_KEY
 from bot.state_dir import socket_path, state_dir_problem
-from core.errors import ConfigProblems
-from core.spec import Config
+from core.errors import ConfigProblems, SpawnSettingError
+from core.process import spawn_args
+from core.process.env_files import env_files, read_env_file
+from core.spec import Config, ProgramSpec
 
 #: sun_path is 108 bytes on Linux, one of them the terminating NUL
 MAX_SOCKET_PATH = 107
@@ -96,7 +98,50 @@ def advisory_problems(config: Config) -> list[tuple[str, str]]:
             out.append((f"program[{p.name}].command", f"executable {exe!r} not found on PATH"))
         if p.cwd and not config.resolve(p.cwd).is_dir():
             out.append((f"program[{p.name}].cwd", f"directory {config.resolve(p.cwd)} does not exist"))
+        out += spawn_problems(config, p)
     return out
+
+
+def spawn_problems(config: Config, p: ProgramSpec) -> list[tuple[str, str]]:
+    """What a start of ``p`` would refuse (user, groups, limits, env files), and a cwd or executable its user
+    may not reach. The same functions the spawn calls decide (core.process.spawn_args), so a start and this
+    check cannot disagree. The log folder is not checked for the user: procbot (its log daemon) writes it.
+    """
+    key = f"program[{p.name}]"
+    out: list[tuple[str, str]] = []
+    creds: spawn_args.Credentials | None = None
+    try:
+        creds = spawn_args.credentials(p)
+    except SpawnSettingError as e:
+        out.append((f"{key}.{e.key}", e.message))
+    try:
+        spawn_args.limits(p)
+    except SpawnSettingError as e:
+        out.append((f"{key}.{e.key}", e.message))
+    for f in env_files(p.env_file, config.base_dir):
+        try:
+            read_env_file(f)
+        except SpawnSettingError as e:
+            out.append((f"{key}.env_file", e.message))
+    if creds is None or creds.uid is None:
+        return out
+    who = f"user {p.user!r}"
+    cwd = config.resolve(p.cwd) if p.cwd else None
+    if cwd is not None and cwd.is_dir() and (closed := spawn_args.closed_to(cwd, creds)) is not None:
+        out.append((f"{key}.cwd", f"{who} cannot enter {cwd}: {closed} is closed to it"))
+    exe = _executable(config, p)
+    if exe is not None and (closed := spawn_args.closed_to(exe, creds)) is not None:
+        out.append((f"{key}.command", f"{who} cannot run {exe}: {closed} is closed to it"))
+    return out
+
+
+def _executable(config: Config, p: ProgramSpec) -> Path | None:
+    exe = p.command[0]
+    if "/" not in exe:
+        found = shutil.which(exe)
+        return Path(found) if found else None
+    path = config.resolve(p.cwd).joinpath(exe) if p.cwd and not exe.startswith("/") else Path(exe)
+    return path if path.exists() else None
 
 
 def semantic_problems(config: Config) -> list[tuple[str, str]]:

@@ -69,6 +69,18 @@ class SpawnFailed(ProcbotError):
     code = "spawn_failed"
 
 
+class SpawnSettingError(SpawnFailed):
+    """A program's user, env file or limit cannot be applied here (no such user, a file that does not parse).
+
+    ``key`` is the setting at fault (``user``, ``env_file``, ``limits.nofile``): ``check-config`` names it as
+    ``program[web].<key>``, a start that meets it at run time says it in the program's spawn error.
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 class ConfirmationExpired(ProcbotError):
     code = "confirmation_expired"
 

@@ -9,16 +9,18 @@ spawn two copies. What an exit leads to is decided by :mod:`core.process.restart
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from core.clock import Clock
-from core.errors import AlreadyRunning, IllegalTransition, NotRunning, SpawnFailed
+from core.errors import AlreadyRunning, IllegalTransition, NotRunning, SpawnFailed, SpawnSettingError
 from core.logd.client import ChildOutput, ChildStreams, DirectFiles
-from core.process import procfs
+from core.process import procfs, spawn_args
 from core.process.events import EventBus, change_state
 from core.process.exit_watch import ExitStatus, ExitWatcher
 from core.process.identity import Identity, SpawnHook
@@ -111,14 +113,24 @@ class ProgramRunner:
         if manual:
             st.failures, st.quick_failures = (), 0
             st.restarts = 0
-        self._spawn(by, retry)
+        self._spawn(by, retry, await self._spawn_args())
 
     async def _leftovers_gone(self) -> None:
         if self._sweep is not None:
             await asyncio.gather(self._sweep, return_exceptions=True)
             self._sweep = None
 
-    def _spawn(self, by: str, retry: bool) -> None:
+    async def _spawn_args(self) -> spawn_args.SpawnArgs | SpawnSettingError:
+        """User, environment (env files are read now, so a restart picks up their changes) and limits:
+        in a thread when a lookup or a file read may block; the error, if any, for :meth:`_spawn` to report."""
+        try:
+            if spawn_args.blocking(self.spec):
+                return await asyncio.to_thread(spawn_args.prepare, self.spec, self.base_dir, self.env)
+            return spawn_args.prepare(self.spec, self.base_dir, self.env)
+        except SpawnSettingError as e:
+            return e
+
+    def _spawn(self, by: str, retry: bool, args: spawn_args.SpawnArgs | SpawnSettingError) -> None:
         """Fork the program. A failure raises SpawnFailed, or with ``retry`` goes to backoff like a crash."""
         st, spec = self.st, self.spec
         if not allowed(st.kind, st.state, State.STARTING):  # refused before the fork, not after it
@@ -128,20 +140,24 @@ class ProgramRunner:
         hook: SpawnHook | None = None
         streams: ChildStreams | None = None
         try:
+            if isinstance(args, SpawnSettingError):
+                raise args
             cwd = str(self._resolve(spec.cwd)) if spec.cwd else None
             hook = self.identity.hook(spec.name, nonce)
             streams = self.logs.open(spec)  # a pipe to the log daemon, or the file itself as a fallback
             popen = subprocess.Popen(  # argv list, never a shell
                 spec.command,
                 cwd=cwd,
-                env={**self.env, **hook.env},
+                env={**args.env, **hook.env},
                 stdin=subprocess.DEVNULL,
                 stdout=streams.stdout,
                 stderr=streams.stderr,
                 start_new_session=True,
                 close_fds=True,  # no preexec_fn: subprocess keeps its fast vfork path (see identity._place)
+                **args.popen,  # user, group, extra_groups, umask: Popen's own; a user switch forks (spawn_args)
             )
-        except (OSError, ValueError, subprocess.SubprocessError) as e:
+            self._limit(popen, args)
+        except (OSError, ValueError, subprocess.SubprocessError, SpawnSettingError) as e:
             if hook is not None:
                 hook.close()
             self._spawn_failed(by, _spawn_error_text(spec, cwd, e), retry)
@@ -180,6 +196,21 @@ class ProgramRunner:
         self.run_log.started(st.name, pid, ticks, now, by, nonce)
         self._arm_uptime_timer(self.spec.min_uptime)
         log.info("started %s pid=%d by=%s", st.name, pid, by)
+
+    def _limit(self, popen: subprocess.Popen[bytes], args: spawn_args.SpawnArgs) -> None:
+        """Apply the limits at once. A child the kernel would not limit is killed before anything
+        records it: a program must never run without the limits its config promises."""
+        if not args.limits:
+            return
+        try:
+            spawn_args.apply_limits(popen.pid, args.limits)
+        except ProcessLookupError:
+            return  # it exited already: the watcher reports the exit like any other
+        except OSError as e:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(popen.pid, signal.SIGKILL)
+            popen.wait()  # SIGKILLed a moment after its exec: reaped at once
+            raise SpawnSettingError("limits", f"the kernel refused its limits: {e.strerror}") from e
 
     def _spawn_failed(self, by: str, message: str, retry: bool) -> None:
         """A start the OS refused. By hand: spawn-error, the user hears why. Automatic: it counts as a
@@ -310,8 +341,9 @@ class ProgramRunner:
             by = "procbot (restart policy)"
             try:
                 await self._leftovers_gone()
+                args = await self._spawn_args()
                 self.st.restarts += 1
-                self._spawn(by, retry=True)
+                self._spawn(by, retry=True, args=args)
             except Exception as e:  # never left in backoff with nothing scheduled: retry, or give up
                 log.exception("restarting %s failed", self.st.name)
                 self._spawn_failed(by, f"cannot start `{self.st.name}`: {e}", retry=True)
@@ -411,10 +443,15 @@ class ProgramRunner:
 
 
 def _spawn_error_text(spec: ProgramSpec, cwd: str | None, e: BaseException) -> str:
+    if isinstance(e, SpawnSettingError):
+        return f"cannot start `{spec.name}`: {e}"
     if isinstance(e, FileNotFoundError) and cwd and not Path(cwd).is_dir():
         return f"cannot start `{spec.name}`: working directory {cwd} does not exist"
     if isinstance(e, FileNotFoundError):
         return f"cannot start `{spec.name}`: executable {spec.command[0]!r} not found"
+    if isinstance(e, PermissionError) and spec.user is not None:
+        where = f"enter {cwd} or run {spec.command[0]!r}" if cwd else f"run {spec.command[0]!r}"
+        return f"cannot start `{spec.name}`: permission denied: user {spec.user!r} cannot {where}"
     if isinstance(e, PermissionError):
         return f"cannot start `{spec.name}`: permission denied for {spec.command[0]!r}"
     return f"cannot start `{spec.name}`: {e}"

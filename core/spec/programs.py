@@ -13,6 +13,7 @@ from core.spec.base import (
     setting,
     spec_model,
 )
+from core.spec.limits import checked_limits, checked_umask
 
 
 @spec_model
@@ -52,6 +53,29 @@ def _argv(v: list[str]) -> list[str]:
     return v
 
 
+def _id_name(v: str | int | None) -> str | int | None:
+    """A user or group as a name or a numeric id; whether it exists is the machine's to say (check-config)."""
+    if isinstance(v, bool) or (isinstance(v, int) and v < 0):
+        raise ValueError(f"{v!r} is not a user or group name or id")
+    if isinstance(v, str) and not v.strip():
+        raise ValueError("is empty")
+    return v
+
+
+def _id_names(v: list[str | int] | None) -> list[str | int] | None:
+    for x in v or []:
+        _id_name(x)
+    return v
+
+
+def _env_files(v: list[str]) -> list[str]:
+    for f in v:
+        if not f.removeprefix("-").strip():
+            raise ValueError("an env file path is empty")
+        checked_path(f.removeprefix("-"))
+    return v
+
+
 def _env_names(v: dict[str, str]) -> dict[str, str]:
     for k in v:
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k):
@@ -78,6 +102,22 @@ class ProgramSpec:
     stop_timeout: float = setting(10.0, gt=0, le=3600)
     group: str | None = setting(None, pattern=NAME_PATTERN)
     log: LogRotation = setting(factory=LogRotation)
+    # -- who the program runs as, its env files, its resource limits (issue 11; core/process/spawn_args.py)
+    # ``group`` above is procbot's own grouping (group:NAME targets); the OS group is ``user_group``.
+    user: str | int | None = setting(None, check=_id_name,
+                                     description="run as this user (name or uid); procbot must run as root")
+    user_group: str | int | None = setting(None, check=_id_name,
+                                           description="the OS group (name or gid); default: the user's")
+    extra_groups: list[str | int] | None = setting(None, check=_id_names,
+                                                   description="supplementary groups; default: the user's "
+                                                   "groups from the group database (none without user)")
+    umask: int | str | None = setting(None, check=checked_umask, description='"0027" or 0o027; default: inherited')
+    env_file: list[str] = setting(factory=list, check=_env_files,
+                                  description="dotenv files read at each start, in order, under env; "
+                                  "a leading - marks a file that may be missing")
+    limits: dict[str, int | str | list[int | str]] = setting(factory=dict, check=checked_limits,
+                                                             description="nofile, nproc, core, as, ...: "
+                                                             "one value (soft = hard) or [soft, hard]")
 
 
 @spec_model

@@ -99,6 +99,8 @@ def _seeds(tag: str) -> list[dict[str, Any]]:
         for p in data.get("program", []):
             p["command"] = [PY, "-c", f"import time; time.sleep(60)  # {tag}"]
             p.pop("cwd", None)
+            p.pop("env_file", None)  # the example's files are not on this machine
+            p.pop("user", None)  # this venv's interpreter may be closed to the example's user
         out.append(data)
     return out
 
@@ -166,7 +168,8 @@ def mutate(base: dict[str, Any], rng: random.Random) -> dict[str, Any]:
                       "timezone": rng.choice(["UTC", "Mars/Base", "Europe/Berlin"]), "to": ["console"]}
             if rng.random() < 0.5:
                 digest["grace"] = rng.choice(NUMBERS)
-            data.setdefault("digest", []).append(digest)
+            if isinstance(data.setdefault("digest", []), list):  # an earlier mutation may have made it a table
+                data["digest"].append(digest)
     return data
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 from dataclasses import asdict
+from pathlib import Path
 
 from core import formatting as fmt
 from core.actor import CommandContext
@@ -12,9 +14,11 @@ from core.commands.grammar import Command
 from core.commands.verbs import Services
 from core.errors import NotRunning
 from core.logd.client import describe_stats
+from core.process import spawn_args
 from core.process.logs import log_path
 from core.process.states import FAILED_STATES, ProgramState, State
 from core.reply import STATE_TONE, Field, Reply, Table, Tone
+from core.spec import ProgramSpec
 
 DEFAULT_HISTORY_RUNS = 10
 
@@ -79,6 +83,7 @@ async def info(env: Services, cmd: Command, ctx: CommandContext, programs: list[
             Field("Autostart", "yes" if spec.autostart else "no"),
             Field("Restarts", str(st.restarts)),
             Field("Stop", f"{spec.stop_signal}, then SIGKILL after {fmt.duration(spec.stop_timeout)}"),
+            *[Field(label, text, inline=False) for label, text in await _spawn_settings(spec, sup.config.base_dir)],
             Field("Log file", str(log_path(sup.config.log_dir, name)), inline=False),
             Field("Log", describe_stats(await sup.logs.stats(name)), inline=False),
         ]
@@ -110,6 +115,13 @@ async def pid(env: Services, cmd: Command, ctx: CommandContext, programs: list[s
     tree = [p for p in st.tree_pids if p != st.pid]
     text = str(st.pid) + (f"\nits processes (last scan): {' '.join(map(str, tree))}" if tree else "")
     return Reply(title=f"pid of {name}", text=text, data={"pid": st.pid, "program": name, "tree": st.tree_pids})
+
+
+async def _spawn_settings(spec: ProgramSpec, base_dir: Path) -> list[tuple[str, str]]:
+    """User, limits, env files and env keys (never values); read in a thread when lookups may block."""
+    if spawn_args.blocking(spec):
+        return await asyncio.to_thread(spawn_args.describe, spec, base_dir)
+    return spawn_args.describe(spec, base_dir)
 
 
 async def history(env: Services, cmd: Command, ctx: CommandContext, programs: list[str]) -> Reply:
