@@ -101,6 +101,19 @@ class ProgramRunner:
                 await self._stop_locked(by)
             await self._start_locked(by, manual=True)
 
+    async def restart_running(self, by: str) -> bool:
+        """procbot's own restart of a running program (max_memory, restart_cron): a graceful stop
+        (stop_signal, stop_timeout, then SIGKILL) and a start, counted in ``restarts`` with the failure
+        tally kept, as an automatic restart is. False, and nothing done, if it is not running: a
+        program stopped (or failing) in the meantime stays as it is."""
+        async with self.lock:
+            if self.st.state not in STARTED_STATES:
+                return False
+            await self._stop_locked(by)
+            self.st.restarts += 1
+            await self._start_locked(by, manual=False, retry=True)
+        return True
+
     # -- spawning --------------------------------------------------------
     async def _start_locked(self, by: str, manual: bool, retry: bool = False) -> None:
         st = self.st

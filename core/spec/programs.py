@@ -13,6 +13,7 @@ from core.spec.base import (
     setting,
     spec_model,
 )
+from core.spec.sizes import memory_size, size_or_none
 
 
 @spec_model
@@ -78,6 +79,25 @@ class ProgramSpec:
     stop_timeout: float = setting(10.0, gt=0, le=3600)
     group: str | None = setting(None, pattern=NAME_PATTERN)
     log: LogRotation = setting(factory=LogRotation)
+    # -- memory limit and scheduled restart (max_memory, restart_cron; core/process/memory_limit.py,
+    #    bot/restart_schedule.py). Sizes take "512MiB", "1GiB", "500MB" or bytes (core/spec/sizes.py).
+    max_memory: int | None = setting(None, before=size_or_none, check=memory_size,
+                                     description="restart (gracefully) when the tree's RSS stays above this")
+    max_memory_samples: int = setting(3, ge=1, le=1000,
+                                      description="consecutive scans above max_memory before the restart")
+    max_memory_hard: int | None = setting(None, before=size_or_none, check=memory_size,
+                                          description="cgroup memory.max (kernel OOM kill); default "
+                                                      "1.5 x max_memory")
+    restart_cron: str | None = setting(None, description="five-field cron: restart the program if running")
+    restart_cron_timezone: str = setting("UTC", description="IANA time zone of restart_cron")
+
+    def _check(self) -> None:
+        if self.max_memory_hard is not None:
+            if self.max_memory is None:
+                raise ValueError("max_memory_hard needs max_memory (the restart limit it backs up)")
+            if self.max_memory_hard < self.max_memory:
+                raise ValueError("max_memory_hard is below max_memory: the kernel would kill the program "
+                                 "before procbot could restart it")
 
 
 @spec_model
