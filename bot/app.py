@@ -84,6 +84,8 @@ class App:
         self._with_adapters = with_adapters
         self._tasks: list[asyncio.Task[None]] = []
         self.extensions: list[Any] = []  # services with async start()/stop() (alerts, digests)
+        #: told each config a reload applied (restart_cron jobs follow the programs)
+        self.reloaded: list[Callable[[Config], None]] = []
 
     async def start(self) -> None:
         raise_nofile_limit()  # one pidfd per program: 1,000 programs would hit the default 1024
@@ -130,6 +132,8 @@ class App:
         new = await asyncio.to_thread(load_config_isolated, Path(self.config.source))
         summary = await self.supervisor.apply_config(new)
         self.config = new
+        for hook in self.reloaded:
+            hook(new)
         self.permissions.settings = new.permissions
         return summary
 
