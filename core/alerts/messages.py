@@ -39,12 +39,19 @@ def exit_description(inc: Incident) -> str:
         return inc.message or "process not found"
     if inc.cause == "memory_limit":  # "web used 612 MiB > max_memory 512 MiB for 3 samples"
         return inc.message
+    if inc.oom_kills:  # counted in its own cgroup: certain, whichever of its processes the kernel chose
+        n = inc.oom_kills
+        return (f"{_exit(inc)}: out of memory (the kernel's OOM killer ended {n} process{'es' if n > 1 else ''} "
+                "of it at memory.max)")
+    if inc.signal == "SIGKILL" and inc.oom:
+        return f"{_exit(inc)}: out of memory?"
+    return _exit(inc) if inc.signal or inc.exit_code is not None else inc.message or "exit status unknown"
+
+
+def _exit(inc: Incident) -> str:
     if inc.signal:
-        return f"killed by {inc.signal}: out of memory?" if inc.signal == "SIGKILL" and inc.oom else (
-            f"killed by {inc.signal}")
-    if inc.exit_code is None:
-        return inc.message or "exit status unknown"
-    return f"exit code {inc.exit_code}"
+        return f"killed by {inc.signal}"
+    return "ended" if inc.exit_code is None else f"exit code {inc.exit_code}"
 
 
 def buttons(inc: Incident, *, resolved: bool = False) -> list[Button]:

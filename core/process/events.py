@@ -55,6 +55,7 @@ class ProgramEvent:
     next_delay: float | None = None
     message: str = ""                  # human detail: spawn error text, ...
     by: str = ""                       # who caused it (for stops/starts on request)
+    oom_kills: int | None = None       # OOM kills the kernel counted in the program's cgroup during the run
     group: str | None = None
 
 

@@ -22,14 +22,17 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.clock import Clock
 from core.errors import ProcbotError
 from core.process.events import EventBus, EventKind, ProgramEvent
-from core.process.runner import ProgramRunner
 from core.process.states import STARTED_STATES
 from core.spec import ProgramSpec
 from core.spec.sizes import show_size
+
+if TYPE_CHECKING:  # the runner asks this module for hard_limit
+    from core.process.runner import ProgramRunner
 
 log = logging.getLogger(__name__)
 
