@@ -59,6 +59,15 @@ def hard_limit(spec: ProgramSpec) -> int | None:
     return int(spec.max_memory * HARD_FACTOR) // _PAGE * _PAGE
 
 
+def memory_limit_text(spec: ProgramSpec) -> str:
+    """The limit as ``info`` shows it: "512 MiB for 3 scans, then restarted; the kernel's memory.max 768 MiB"."""
+    assert spec.max_memory is not None
+    hard = hard_limit(spec)
+    n = spec.max_memory_samples
+    return (f"{show_size(spec.max_memory)} for {n} scan{'' if n == 1 else 's'}, then restarted; "
+            f"memory.max {show_size(hard or 0)} in cgroup mode")
+
+
 @dataclass(frozen=True)
 class Breach:
     program: str

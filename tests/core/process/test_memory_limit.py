@@ -6,6 +6,7 @@ import re
 import sys
 from pathlib import Path
 
+from core.actor import Actor, CommandContext
 from core.process.memory_limit import BY, MemoryLimits, hard_limit
 from core.spec import ProgramSpec
 from tests.alert_fixtures import alert_rig, wait_logged
@@ -99,3 +100,13 @@ async def test_a_program_under_max_memory_is_left_alone(make_app, tmp_path):
         await wait_for(lambda: rig.app.scanner.scans >= scans + 10)
         await rig.settle()
         assert (st.pid, st.restarts, rig.rec.messages) == (pid, 0, [])
+
+
+async def test_info_shows_the_memory_limit_and_the_restart_schedule(make_app, tmp_path):
+    prog = grower("web", tmp_path / "grew", max_memory="512MiB", max_memory_samples=3, restart_cron="0 4 * * *",
+                  restart_cron_timezone="Europe/Paris")
+    app = await make_app([prog])
+    reply = await app.dispatcher.handle("info web", CommandContext(Actor("cli", "tester", local=True)))
+    fields = {f.name: f.value for f in reply.fields}
+    assert fields["Memory limit"] == "512 MiB for 3 scans, then restarted; memory.max 768 MiB in cgroup mode"
+    assert fields["Scheduled restart"] == "0 4 * * * (Europe/Paris)"
