@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from core.actor import Actor, CommandContext
 from core.process.memory_limit import BY, MemoryLimits, hard_limit
 from core.spec import ProgramSpec
-from tests.alert_fixtures import alert_rig, wait_logged
+from tests.alert_fixtures import alert_rig, slack_alert_rig, wait_logged
 from tests.helpers import wait_for
 
 PY = sys.executable
@@ -81,6 +82,16 @@ async def test_growing_past_max_memory_restarts_the_program_with_one_alert_namin
         assert alert.current.data["state"] == "resolved"  # the new run stayed up: recovered in place
 
 
+async def test_a_memory_restart_counts_as_a_failure_in_the_digest(make_app, tmp_path):
+    async with alert_rig(make_app, [grower("hog", tmp_path / "grew")], procbot={"scan_interval": 0.2}) as rig:
+        st = rig.app.supervisor.state("hog")
+        since = rig.app.clock.time() - 1
+        await wait_for(lambda: st.restarts == 1 and st.state.value == "running")
+        digest = await rig.alerting.builder.build("daily", since, rig.app.clock.time() + 1)
+        [line] = digest.programs
+        assert line.crashes == 1  # the digest agrees with the alert it sent
+
+
 async def test_the_memory_restart_is_a_graceful_stop_then_a_start(make_app, tmp_path):
     async with alert_rig(make_app, [grower("hog", tmp_path / "grew")], procbot={"scan_interval": 0.2}) as rig:
         st = rig.app.supervisor.state("hog")
@@ -110,3 +121,15 @@ async def test_info_shows_the_memory_limit_and_the_restart_schedule(make_app, tm
     fields = {f.name: f.value for f in reply.fields}
     assert fields["Memory limit"] == "512 MiB for 3 scans, then restarted; memory.max 768 MiB in cgroup mode"
     assert fields["Scheduled restart"] == "0 4 * * * (Europe/Paris)"
+
+
+async def test_the_memory_alert_reaches_slack_once_naming_the_limit(make_app, tmp_path):
+    async with slack_alert_rig(make_app, [grower("hog", tmp_path / "grew")], procbot={"scan_interval": 0.2}) as rig:
+        st = rig.app.supervisor.state("hog")
+        await wait_for(lambda: st.restarts == 1 and st.state.value == "running")
+        await rig.fake.wait_for(lambda: rig.fake.calls_to("chat.postMessage"), timeout=10)
+        await rig.settle()
+        posts = [c.args for c in rig.fake.calls_to("chat.postMessage") if not c.args.get("thread_ts")]
+        [alert] = posts  # one alert; the recovery is an edit of it and a reply in its thread
+        assert alert["text"].startswith("hog went over max_memory on testhost")
+        assert re.search(r"hog used \d+ MiB &gt; max_memory 60 MiB for 2 samples: restarting", json.dumps(alert))
