@@ -28,6 +28,7 @@ from core.errors import ProcbotError
 from core.logd.client import LogDaemonClient
 from core.ports import CommandHandler, Forwarder, Messenger
 from core.process.events import EventBus
+from core.process.memory_limit import MemoryGuard
 from core.process.scanner import Scanner
 from core.process.supervisor import Supervisor
 from core.spec import Config
@@ -61,8 +62,9 @@ class App:
         self.logs = LogDaemonClient(config.state_dir, config.log_dir, bus=self.bus)
         self.supervisor = Supervisor(config, self.registry, self.bus, self.clock, self.environ, logs=self.logs)
         self.registry.live_state = lambda: supervisor_live_state(self.supervisor)
+        memory = MemoryGuard(lambda: self.supervisor.runners, self.bus, self.clock, self.supervisor.own)
         self.scanner = Scanner(self.supervisor, self.registry, self.clock, config.procbot.scan_interval,
-                               config.procbot.tree_scan_every)
+                               config.procbot.tree_scan_every, memory=memory)
         self.silences = Silences(self.registry, self.clock)
         self.permissions = Permissions(config.permissions, host=self.host)
         self.dispatcher = Dispatcher(
@@ -82,6 +84,8 @@ class App:
         self._with_adapters = with_adapters
         self._tasks: list[asyncio.Task[None]] = []
         self.extensions: list[Any] = []  # services with async start()/stop() (alerts, digests)
+        #: told each config a reload applied (restart_cron jobs follow the programs)
+        self.reloaded: list[Callable[[Config], None]] = []
 
     async def start(self) -> None:
         raise_nofile_limit()  # one pidfd per program: 1,000 programs would hit the default 1024
@@ -128,6 +132,8 @@ class App:
         new = await asyncio.to_thread(load_config_isolated, Path(self.config.source))
         summary = await self.supervisor.apply_config(new)
         self.config = new
+        for hook in self.reloaded:
+            hook(new)
         self.permissions.settings = new.permissions
         return summary
 

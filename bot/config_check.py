@@ -47,7 +47,7 @@ def check(path: Path) -> str:
 
 def run_problems(config: Config) -> list[tuple[str, str]]:
     """(key, problem) for everything ``procbot run`` would trip over after start-up began."""
-    from bot.schedule_check import digest_problems
+    from bot.schedule_check import digest_problems, restart_cron_problems
 
     out: list[tuple[str, str]] = []
     state_problem = _directory_problem(config.state_dir) or state_dir_problem(config.state_dir)
@@ -65,6 +65,7 @@ def run_problems(config: Config) -> list[tuple[str, str]]:
     out += config_problems(config)  # credential files, destinations that name nothing
     out += cluster_problems(config)
     out += digest_problems(config)
+    out += restart_cron_problems(config)
     return out
 
 

@@ -1,4 +1,4 @@
-"""Services the daemon adds to the App beyond the core: crash alerts and digests.
+"""Services the daemon adds to the App beyond the core: crash alerts, digests, scheduled restarts.
 
 ``install_extensions(app)`` builds them and registers them in
 ``app.extensions`` (started before the supervisor, so no crash goes
@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from bot.app import App
 from bot.platforms import platform_problem
-from bot.schedule_check import digest_problems
+from bot.restart_schedule import RestartSchedule
+from bot.schedule_check import digest_problems, restart_cron_problems
 from bot.scheduler import DigestScheduler
 from core.alerts.incidents import IncidentStore
 from core.alerts.outbox import MessengerLookup, NotReady, Outbox
@@ -35,6 +36,7 @@ class Alerting:
     digests: DigestScheduler
     incidents: IncidentStore
     builder: DigestBuilder
+    restarts: RestartSchedule
 
 
 def install_extensions(app: App, *, outbox_backoff: float = 1.0) -> Alerting:
@@ -43,7 +45,7 @@ def install_extensions(app: App, *, outbox_backoff: float = 1.0) -> Alerting:
     Raises ConfigError naming the key for a digest whose cron expression or
     time zone does not parse: the daemon then refuses to start.
     """
-    problems = digest_problems(app.config)
+    problems = digest_problems(app.config) + restart_cron_problems(app.config)
     if problems:
         key, problem = problems[0]
         raise ConfigError(app.config.source, key, problem)
@@ -63,10 +65,12 @@ def install_extensions(app: App, *, outbox_backoff: float = 1.0) -> Alerting:
     # order matters: the outbox delivers what the policy queues on start-up; stop runs in reverse
     registry_alerts = RegistryAlerts(app.registry, outbox, lambda: route_destinations(app.config.alerts.route),
                                      app.host)
-    app.extensions.extend([outbox, policy, digests, registry_alerts])
+    restarts = RestartSchedule(app.supervisor, app.clock)
+    app.reloaded.append(restarts.sync)  # a reload adds and removes restart_cron jobs
+    app.extensions.extend([outbox, policy, digests, registry_alerts, restarts])
     app.dispatcher.digests = digests
     app.dispatcher.notes = outbox
-    return Alerting(outbox, policy, digests, incidents, builder)
+    return Alerting(outbox, policy, digests, incidents, builder, restarts)
 
 
 def messenger_lookup(app: App) -> MessengerLookup:

@@ -36,7 +36,7 @@ def event_line(ev: ProgramEvent) -> str:
             parts.append(f"after {fmt.duration(ev.runtime)}")
     if ev.next_action:
         parts.append(f"-> {ev.next_action}")
-    if ev.kind is EventKind.SPAWN_FAILED and ev.message:
+    if ev.kind in (EventKind.SPAWN_FAILED, EventKind.MEMORY_LIMIT) and ev.message:
         parts.append(ev.message)
     if ev.by and ev.kind in (EventKind.STARTED, EventKind.STOPPED) and not ev.by.startswith("procbot"):
         parts.append(f"by {ev.by}")

@@ -17,7 +17,7 @@ from core.store.incidents import IncidentStore
 __all__ = ["FAILURE_KINDS", "AlertGroup", "Incident", "IncidentStore"]
 
 #: event kinds that open or extend an incident
-FAILURE_KINDS = ("crashed", "gave_up", "spawn_failed", "watch_lost", "orphan_stopped")
+FAILURE_KINDS = ("crashed", "gave_up", "spawn_failed", "watch_lost", "orphan_stopped", "memory_limit")
 
 
 @dataclass
@@ -36,6 +36,7 @@ class Incident:
     exit_code: int | None = None
     signal: str | None = None
     oom: bool = False                     # SIGKILL and the kernel's OOM-kill counter moved
+    oom_kills: int = 0                    # OOM kills counted in the program's own cgroup during the run (exact)
     runtime: float | None = None
     restarts: int = 0
     failures_in_window: int = 0

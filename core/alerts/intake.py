@@ -4,7 +4,7 @@ One incident per crash episode of a program: the first failure opens one
 (its route chosen now); further failures while it is open, or within
 ``flap_window`` of its last failure after it recovered, extend (or reopen)
 the same one, so a flapping program is one message. The last log lines
-(masked) and the OOM guess are copied onto it here.
+(masked) and the OOM report (exact per cgroup, or the guess) are copied onto it here.
 """
 
 from __future__ import annotations
@@ -72,26 +72,38 @@ class Intake:
         self.book.remember(inc)
         return Intaken(inc, opened=True)
 
-    async def _gather(self, ev: ProgramEvent, n: int) -> tuple[list[str], bool]:
-        """Last log lines (masked) and the OOM guess, read in a worker thread."""
+    async def _gather(self, ev: ProgramEvent, n: int) -> tuple[list[str], Oom]:
+        """Last log lines (masked) and the OOM report, read in a worker thread."""
         path = log_path(self.sup.config.log_dir, ev.program) if n and ev.program in self.sup.runners else None
-        check_oom = ev.signal == "SIGKILL" and self.oom is not None
+        watch = self.oom
         if path is not None:
             await self.sup.logs.flush(ev.program)  # the lines written just before the exit are in the file
 
-        def work() -> tuple[list[str], bool]:
+        def work() -> tuple[list[str], Oom]:
             lines = tail(path, n) if path is not None else []
-            return lines, bool(check_oom and self.oom and self.oom.killed_since_last())
+            if ev.oom_kills is not None:  # counted in the program's own cgroup: no guessing
+                if watch is not None:
+                    watch.killed_since_last()  # the host-wide counters moved with it: not news for the next guess
+                return lines, Oom(kills=ev.oom_kills)
+            return lines, Oom(guess=bool(watch and ev.signal == "SIGKILL" and watch.killed_since_last()))
 
         lines, oom = await asyncio.to_thread(work)
         return mask_lines([line[:MAX_LOG_LINE] for line in lines]), oom
 
 
-def _apply(inc: Incident, ev: ProgramEvent, lines: list[str], oom: bool) -> None:
+@dataclass(frozen=True)
+class Oom:
+    """Was a crash the OOM killer's? ``kills``: counted exactly in the program's cgroup; ``guess``: elsewhere."""
+
+    kills: int = 0
+    guess: bool = False
+
+
+def _apply(inc: Incident, ev: ProgramEvent, lines: list[str], oom: Oom) -> None:
     """Copy the latest failure's details onto the incident."""
     inc.updated_at = inc.last_failure_at = ev.at
     inc.cause = ev.kind.value
-    inc.exit_code, inc.signal, inc.oom = ev.exit_code, ev.signal, oom
+    inc.exit_code, inc.signal, inc.oom, inc.oom_kills = ev.exit_code, ev.signal, oom.guess, oom.kills
     inc.runtime, inc.pid = ev.runtime, ev.pid
     inc.restarts, inc.failures_in_window = ev.restarts, ev.failures_in_window
     inc.next_action, inc.message = ev.next_action, ev.message

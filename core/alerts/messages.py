@@ -27,6 +27,7 @@ _CAUSE_TITLE = {
     "spawn_failed": "failed to start",
     "watch_lost": "disappeared",
     "orphan_stopped": "was running unconfigured; stopped",
+    "memory_limit": "went over max_memory",
 }
 
 
@@ -36,12 +37,21 @@ def exit_description(inc: Incident) -> str:
         return inc.message or "could not be started"
     if inc.cause in ("watch_lost", "orphan_stopped"):
         return inc.message or "process not found"
+    if inc.cause == "memory_limit":  # "web used 612 MiB > max_memory 512 MiB for 3 samples"
+        return inc.message
+    if inc.oom_kills:  # counted in its own cgroup: certain, whichever of its processes the kernel chose
+        n = inc.oom_kills
+        return (f"{_exit(inc)}: out of memory (the kernel's OOM killer ended {n} process{'es' if n > 1 else ''} "
+                "of it at memory.max)")
+    if inc.signal == "SIGKILL" and inc.oom:
+        return f"{_exit(inc)}: out of memory?"
+    return _exit(inc) if inc.signal or inc.exit_code is not None else inc.message or "exit status unknown"
+
+
+def _exit(inc: Incident) -> str:
     if inc.signal:
-        return f"killed by {inc.signal}: out of memory?" if inc.signal == "SIGKILL" and inc.oom else (
-            f"killed by {inc.signal}")
-    if inc.exit_code is None:
-        return inc.message or "exit status unknown"
-    return f"exit code {inc.exit_code}"
+        return f"killed by {inc.signal}"
+    return "ended" if inc.exit_code is None else f"exit code {inc.exit_code}"
 
 
 def buttons(inc: Incident, *, resolved: bool = False) -> list[Button]:
@@ -65,7 +75,8 @@ def _headline(inc: Incident) -> str:
     what = _CAUSE_TITLE.get(inc.cause, inc.cause)
     if inc.crashes > 1:
         span = fmt.duration(max(0.0, inc.last_failure_at - inc.opened_at))
-        verb = "failed" if inc.cause in ("spawn_failed", "watch_lost") else "crashed"
+        verb = {"spawn_failed": "failed", "watch_lost": "failed", "memory_limit": "went over max_memory"}.get(
+            inc.cause, "crashed")
         tail = "; procbot gave up restarting it" if inc.cause == "gave_up" else ""
         return f"{verb} {inc.crashes} times in {span}{tail}"
     return what
@@ -103,7 +114,9 @@ def incident_reply(inc: Incident, host: str, now: float) -> Reply:
     fields.append(Field("Next", inc.next_action or "-"))
     if inc.crashes > 1:
         fields.append(Field("Crashes", f"{inc.crashes} since {fmt.stamp(inc.opened_at)}"))
-    next_part = f", {inc.next_action}" if inc.next_action else ""
+    # "web used 612 MiB > max_memory 512 MiB for 3 samples: restarting"; "killed by SIGTERM, restart in 1s"
+    join = ": " if inc.cause == "memory_limit" else ", "
+    next_part = f"{join}{inc.next_action}" if inc.next_action else ""
     return Reply(
         title=f"{inc.program} {_headline(inc)} on {host}",
         text=f"{exit_description(inc)}{next_part}.",

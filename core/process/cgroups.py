@@ -144,6 +144,57 @@ class CgroupTree:
             raise
         return True
 
+    # -- memory (max_memory): memory.max and the kernel's OOM kills ------------------------------
+    def enable_memory(self) -> str | None:
+        """Turn the memory controller on for the programs' cgroups; why it cannot be, or None.
+
+        The kernel gives a cgroup ``memory.max`` only when its parent lists ``memory`` in
+        ``cgroup.subtree_control``, and a non-root parent may list it only while it holds no
+        process itself ("no internal processes"). procbot's subtree holds none; procbot's own
+        cgroup holds procbot, so this works where that one already delegates memory to its
+        children, or is the root of the hierarchy.
+        """
+        base_ctl = self.base / "cgroup.subtree_control"
+        try:
+            if "memory" in base_ctl.read_text().split():
+                return None
+            if "memory" not in (self.base / "cgroup.controllers").read_text().split():
+                parent = self.base.parent
+                if "memory" not in (parent / "cgroup.controllers").read_text().split():
+                    return (f"the memory controller is not available in {parent} (not delegated to procbot, "
+                            "or held by a cgroup v1 hierarchy)")
+                try:
+                    (parent / "cgroup.subtree_control").write_text("+memory")
+                except OSError as e:
+                    if e.errno == errno.EBUSY:
+                        return (f"{parent} holds processes (procbot itself), so the kernel does not enable "
+                                "controllers for its child cgroups")
+                    raise
+            base_ctl.write_text("+memory")
+        except OSError as e:
+            return f"cannot enable the memory controller under {self.base}: {e.strerror or e}"
+        return None
+
+    def set_memory_max(self, program: str, limit: int | None) -> None:
+        """The program's ``memory.max``: bytes, or None for no limit. OSError if the kernel refuses."""
+        fd = os.open(f"{self._base}/{program}/memory.max", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"max" if limit is None else str(limit).encode())
+        finally:
+            os.close(fd)
+
+    def oom_kills(self, program: str) -> int | None:
+        """The kernel's count of OOM kills in the program's cgroup (``memory.events``), None if unknown."""
+        try:
+            data = self._read(program, "memory.events")
+        except OSError:
+            return None
+        for line in data.splitlines():
+            key, _, value = line.partition(b" ")
+            if key == b"oom_kill" and value.strip().isdigit():
+                return int(value)
+        return None
+
     def remove_base(self) -> None:
         with contextlib.suppress(OSError):
             self.base.rmdir()

@@ -37,6 +37,7 @@ class EventKind(StrEnum):
     WATCH_LOST = "watch_lost"    # a watched program disappeared
     WATCH_FOUND = "watch_found"
     ORPHAN_STOPPED = "orphan_stopped"  # alive at start-up but no longer configured: stopped
+    MEMORY_LIMIT = "memory_limit"  # stayed above max_memory: restarted (core/process/memory_limit.py)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class ProgramEvent:
     next_delay: float | None = None
     message: str = ""                  # human detail: spawn error text, ...
     by: str = ""                       # who caused it (for stops/starts on request)
+    oom_kills: int | None = None       # OOM kills the kernel counted in the program's cgroup during the run
     group: str | None = None
 
 

@@ -98,6 +98,13 @@ class Identity:
     def release(self, program: str) -> None:
         """The program is stopped or removed: drop what was kept for it (its empty cgroup)."""
 
+    def limit_memory(self, program: str, limit: int | None) -> None:
+        """Before a spawn: the kernel's memory limit for the program (cgroup mode; elsewhere nothing)."""
+
+    def oom_kills_since_spawn(self, program: str) -> int | None:
+        """The kernel's OOM kills in the program since its last spawn, where it counts them (else None)."""
+        return None
+
 
 class CgroupIdentity(Identity):
     mode = "cgroup"
@@ -110,6 +117,9 @@ class CgroupIdentity(Identity):
         self._empty = EmptyWatch(tree)
         self._to_place: list[tuple[int, int]] = []  # (cgroup.procs fd, pid)
         self._placer: asyncio.Task[None] | None = None
+        #: the memory controller: None = not tried yet (no program asked for max_memory), else on or not
+        self._memory: bool | None = None
+        self._oom_base: dict[str, int] = {}  # program -> its cgroup's oom_kill count at the last spawn
 
     def hook(self, program: str, nonce: str) -> SpawnHook:
         h = super().hook(program, nonce)
@@ -146,6 +156,39 @@ class CgroupIdentity(Identity):
 
     def members_now(self, program: str) -> list[int]:
         return self.tree.procs(program)
+
+    def limit_memory(self, program: str, limit: int | None) -> None:
+        """Write the program's memory.max (its cgroup exists: the hook made it) and note its OOM count.
+
+        The controller is turned on the first time a program has a limit; until then this costs
+        nothing. Once on, every spawn writes its limit ("max" for none: a reload may have dropped
+        one) and reads ``memory.events``, two small kernfs calls.
+        """
+        if self._memory is None:
+            if limit is None:
+                return
+            problem = self.tree.enable_memory()
+            self._memory = problem is None
+            if problem is not None:
+                log.warning("max_memory: memory.max is not set (%s); procbot keeps the limits by sampling", problem)
+        if not self._memory:
+            return
+        try:
+            self.tree.set_memory_max(program, limit)
+        except OSError as e:
+            log.warning("could not set memory.max of %s: %s", program, e)
+        kills = self.tree.oom_kills(program)
+        if kills is not None:
+            self._oom_base[program] = kills
+
+    def oom_kills_since_spawn(self, program: str) -> int | None:
+        """Read when a run ends, before anything respawns it (the spawn takes a new baseline)."""
+        base = self._oom_base.get(program)
+        now = self.tree.oom_kills(program) if base is not None else None
+        if base is None or now is None:
+            return None
+        self._oom_base[program] = now  # told once
+        return max(0, now - base)
 
     async def members(self, program: str, nonce: str | None = None) -> list[int]:
         pids = self.tree.procs(program)

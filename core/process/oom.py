@@ -1,4 +1,10 @@
-"""Was that SIGKILL the kernel's OOM killer? A cheap, honest guess.
+"""Was that SIGKILL the kernel's OOM killer? A cheap, honest guess, where nothing counts exactly.
+
+Exact, first (cgroup mode with the memory controller on, see ``max_memory``): each program's
+cgroup counts the OOM kills inside it (``memory.events``); the runner reads the count when a run
+ends and puts it on the event (``ProgramEvent.oom_kills``), so the alert says "out of memory"
+without a question mark, whichever process of the program the kernel chose, and nothing about
+memory for a SIGKILL the count did not see. This module is the fallback for everything else:
 
 A process procbot did not stop that dies of SIGKILL was killed by someone
 else; the usual someone is the OOM killer. The kernel counts its kills in the

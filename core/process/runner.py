@@ -25,6 +25,7 @@ from core.process.events import EventBus, change_state
 from core.process.exit_watch import ExitStatus, ExitWatcher
 from core.process.identity import Identity, SpawnHook
 from core.process.logs import log_path
+from core.process.memory_limit import hard_limit
 from core.process.restart_policy import Decision, RestartPolicy, Tally
 from core.process.states import STARTED_STATES, ProgramState, State, allowed
 from core.process.sweep import Sweeper, killpg
@@ -103,6 +104,19 @@ class ProgramRunner:
                 await self._stop_locked(by)
             await self._start_locked(by, manual=True)
 
+    async def restart_running(self, by: str) -> bool:
+        """procbot's own restart of a running program (max_memory, restart_cron): a graceful stop
+        (stop_signal, stop_timeout, then SIGKILL) and a start, counted in ``restarts`` with the failure
+        tally kept, as an automatic restart is. False, and nothing done, if it is not running: a
+        program stopped (or failing) in the meantime stays as it is."""
+        async with self.lock:
+            if self.st.state not in STARTED_STATES:
+                return False
+            await self._stop_locked(by)
+            self.st.restarts += 1
+            await self._start_locked(by, manual=False, retry=True)
+        return True
+
     # -- spawning --------------------------------------------------------
     async def _start_locked(self, by: str, manual: bool, retry: bool = False) -> None:
         st = self.st
@@ -144,6 +158,7 @@ class ProgramRunner:
                 raise args
             cwd = str(self._resolve(spec.cwd)) if spec.cwd else None
             hook = self.identity.hook(spec.name, nonce)
+            self.identity.limit_memory(spec.name, hard_limit(spec))  # cgroup memory.max (max_memory)
             streams = self.logs.open(spec)  # a pipe to the log daemon, or the file itself as a fallback
             popen = subprocess.Popen(  # argv list, never a shell
                 spec.command,
@@ -310,7 +325,8 @@ class ProgramRunner:
         self.run_log.ended(nonce, now, status.exit_code, status.signal, "exited" if d.clean else "crashed")
         self._remember(d)
         facts: dict[str, object] = dict(pid=pid, exit_code=status.exit_code, signal=status.signal,
-                                        runtime=runtime, message=status.describe())
+                                        runtime=runtime, message=status.describe(),
+                                        oom_kills=self.identity.oom_kills_since_spawn(st.name))  # read before a respawn
         if d.state is State.FATAL:
             self._give_up(d, now, **facts)
             return

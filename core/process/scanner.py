@@ -25,6 +25,7 @@ from pathlib import Path
 from core.clock import Clock
 from core.errors import ProcbotError
 from core.process import procfs
+from core.process.memory_limit import MemoryGuard
 from core.process.states import UP_STATES, State
 from core.process.supervisor import Supervisor
 from core.process.watched import WatchedProgram
@@ -68,6 +69,7 @@ class Scanner:
         interval: float,
         tree_every: int = 6,
         bucket_seconds: float = BUCKET_SECONDS,
+        memory: MemoryGuard | None = None,
     ) -> None:
         self.sup = supervisor
         self.registry = registry
@@ -75,6 +77,8 @@ class Scanner:
         self.interval = interval
         self.tree_every = tree_every
         self.bucket_seconds = bucket_seconds
+        #: max_memory: judges each scan's fresh tree RSS (and restarts what stayed above its limit)
+        self.memory = memory
         self._tick = 0
         self._inflight: asyncio.Future[None] | None = None
         self._prev_cpu: dict[str, tuple[int, float]] = {}
@@ -220,6 +224,8 @@ class Scanner:
                     w.found(*res.patterns[w.st.name])
                 else:
                     w.missing(f"no process matches {w.spec.pattern!r}")
+        if self.memory is not None:
+            self.memory.check()
         self._sample(now)
 
     def _sample(self, now: float) -> None:

@@ -12,6 +12,8 @@ import re
 import resource
 from dataclasses import dataclass
 
+from core.spec.sizes import parse_size
+
 INFINITY = resource.RLIM_INFINITY
 
 #: key in ``limits = {...}`` -> the kernel's resource; sizes (bytes) accept "2GiB"
@@ -36,25 +38,6 @@ LIMITS: dict[str, int] = {
 #: limits measured in bytes: their values may be written "512MiB"
 SIZE_LIMITS = frozenset({"as", "core", "data", "fsize", "memlock", "msgqueue", "rss", "stack"})
 _UNLIMITED = frozenset({"unlimited", "infinity"})
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20,
-          "g": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tib": 1 << 40}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
-
-
-def parse_size(v: int | str) -> int:
-    """Bytes from ``4096``, ``"512MiB"``, ``"2GiB"``, ``"1.5G"`` (units are binary: K = KiB = 1024)."""
-    if isinstance(v, bool):
-        raise ValueError(f"{v!r} is not a size")
-    if isinstance(v, int):
-        if v < 0:
-            raise ValueError(f"{v} is negative")
-        return v
-    m = _SIZE.match(v)
-    if not m or m.group(2).lower() not in _UNITS:
-        raise ValueError(f"{v!r} is not a size: write bytes (4096) or a number with KiB, MiB, GiB or TiB")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
-
-
 @dataclass(frozen=True)
 class Limit:
     """One limit as it is applied: soft and hard in the kernel's units (``INFINITY`` for unlimited)."""

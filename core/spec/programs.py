@@ -14,6 +14,7 @@ from core.spec.base import (
     spec_model,
 )
 from core.spec.limits import checked_limits, checked_umask
+from core.spec.sizes import memory_size, size_or_none
 
 
 @spec_model
@@ -118,6 +119,25 @@ class ProgramSpec:
     limits: dict[str, int | str | list[int | str]] = setting(factory=dict, check=checked_limits,
                                                              description="nofile, nproc, core, as, ...: "
                                                              "one value (soft = hard) or [soft, hard]")
+    # -- memory limit and scheduled restart (max_memory, restart_cron; core/process/memory_limit.py,
+    #    bot/restart_schedule.py). Sizes take "512MiB", "1GiB", "500MB" or bytes (core/spec/sizes.py).
+    max_memory: int | None = setting(None, before=size_or_none, check=memory_size,
+                                     description="restart (gracefully) when the tree's RSS stays above this")
+    max_memory_samples: int = setting(3, ge=1, le=1000,
+                                      description="consecutive scans above max_memory before the restart")
+    max_memory_hard: int | None = setting(None, before=size_or_none, check=memory_size,
+                                          description="cgroup memory.max (kernel OOM kill); default "
+                                                      "1.5 x max_memory")
+    restart_cron: str | None = setting(None, description="five-field cron: restart the program if running")
+    restart_cron_timezone: str = setting("UTC", description="IANA time zone of restart_cron")
+
+    def _check(self) -> None:
+        if self.max_memory_hard is not None:
+            if self.max_memory is None:
+                raise ValueError("max_memory_hard needs max_memory (the restart limit it backs up)")
+            if self.max_memory_hard < self.max_memory:
+                raise ValueError("max_memory_hard is below max_memory: the kernel would kill the program "
+                                 "before procbot could restart it")
 
 
 @spec_model

@@ -16,6 +16,7 @@ from core.errors import NotRunning
 from core.logd.client import describe_stats
 from core.process import spawn_args
 from core.process.logs import log_path
+from core.process.memory_limit import memory_limit_text
 from core.process.states import FAILED_STATES, ProgramState, State
 from core.reply import STATE_TONE, Field, Reply, Table, Tone
 from core.spec import ProgramSpec
@@ -87,6 +88,10 @@ async def info(env: Services, cmd: Command, ctx: CommandContext, programs: list[
             Field("Log file", str(log_path(sup.config.log_dir, name)), inline=False),
             Field("Log", describe_stats(await sup.logs.stats(name)), inline=False),
         ]
+        if spec.max_memory is not None:  # max_memory (core/process/memory_limit.py)
+            fields.append(Field("Memory limit", memory_limit_text(spec), inline=False))
+        if spec.restart_cron is not None:
+            fields.append(Field("Scheduled restart", f"{spec.restart_cron} ({spec.restart_cron_timezone})"))
     else:
         w = sup.watched[name]
         fields.append(Field("Watched by", f"pidfile {w.pidfile}" if w.pidfile else f"pattern {w.spec.pattern!r}",
