@@ -166,7 +166,10 @@ def mutate(base: dict[str, Any], rng: random.Random) -> dict[str, Any]:
                       "timezone": rng.choice(["UTC", "Mars/Base", "Europe/Berlin"]), "to": ["console"]}
             if rng.random() < 0.5:
                 digest["grace"] = rng.choice(NUMBERS)
-            data.setdefault("digest", []).append(digest)
+            if isinstance(data.get("digest"), list):
+                data["digest"].append(digest)
+            else:  # an earlier mutation made it something else: this one puts a list back
+                data["digest"] = [digest]
     return data
 
 
