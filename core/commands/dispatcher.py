@@ -127,9 +127,12 @@ class Dispatcher:
             f"group:{g}" for g in {progs[n] for n in names if progs[n]}
             if all(p in allowed for p, pg in progs.items() if pg == g))
         # a program with instances is offered by its own name too (all of them), where a target may be many
+        members: dict[str, list[str]] = {}
+        for n in progs:
+            if is_instance(n):
+                members.setdefault(family(n), []).append(n)
         families = [] if spec.one_program else sorted(
-            {family(n) for n in names if is_instance(n)
-             if all(i in allowed for i in self.sup.instances_of(family(n)))})
+            f for f, inst in members.items() if all(i in allowed for i in inst))
         options = sorted(names) + families + groups
         p = prefix.lower()
         starts = [o for o in options if o.lower().startswith(p)]

@@ -6,10 +6,11 @@ What happens when a dependency is not ready:
   ``status`` as stopped, "waiting for db", for as long as it takes; it starts the moment every
   dependency is ready, whoever brought it up. Programs that do not depend on it are not held up.
 - **a command** (``start``, ``restart``): a dependency that is part of the same command is waited
-  for, and a dependent whose dependency failed to come up is not started ("db did not come up");
-  a dependency outside the command that is not ready refuses the start with a clear error, like
-  "web starts after db, which is stopped: start db first". A command never waits on a program it
-  did not start, and procbot never starts a program nobody asked for.
+  for, and a dependent whose dependency failed to come up is not started ("db did not come up"); one
+  still coming up after :data:`COMMAND_WAIT` leaves the dependent waiting, as at autostart;
+  a dependency outside the command that is starting (or itself waiting) is waited for the same way,
+  and one that is neither ready nor on its way refuses the start with a clear error, like "web
+  starts after db, which is stopped: start db first". procbot never starts a program nobody asked for.
 - **stops** (``stop``, shutdown, reload, the first half of ``restart``): dependents are stopped, and
   their stop awaited, before what they depend on. A dependency stopped on its own leaves its
   dependents running.
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Outcome = dict[str, BaseException | None]
+#: how long a command waits for a dependency it started to become ready, before it answers and leaves the
+#: dependent waiting in the background (a dependency that fails ends the wait at once)
+COMMAND_WAIT = 60.0
 
 
 def _names(programs: Iterable[str]) -> str:
@@ -75,7 +79,7 @@ class Sequencer:
             return None
 
     async def wait_ready(self, names: tuple[str, ...] | list[str], *,
-                         give_up: Callable[[ProgramState], bool] | None = None,
+                         give_up: Callable[[str, ProgramState], bool] | None = None,
                          note: Callable[[list[str]], None] | None = None) -> str | None:
         """Wait until all ``names`` are ready; None then, or the first whose state made ``give_up`` true."""
         shown: list[str] | None = None
@@ -86,7 +90,7 @@ class Sequencer:
                 return None
             for n in pending:
                 st = self._state(n)
-                if st is None or (give_up is not None and give_up(st)):
+                if st is None or (give_up is not None and give_up(n, st)):
                     return n
             if note is not None and pending != shown:
                 note(pending)
@@ -161,11 +165,23 @@ class Sequencer:
             self._queue = None
 
     # -- commands: an answer, never an endless wait -------------------------
+    def _coming(self, name: str, st: ProgramState, seen: frozenset[str] = frozenset()) -> bool:
+        """On its way to ready without anyone acting: starting, or waiting for dependencies that are coming."""
+        if st.state in STARTED_STATES:
+            return True
+        if name not in self.waiting or name in seen:
+            return False
+        for d in self.sup.order.starts_after(name):
+            dst = self._state(d)
+            if dst is None or not (is_ready(dst) or self._coming(d, dst, seen | {name})):
+                return False
+        return True
+
     def _refusal(self, name: str, chosen: set[str]) -> DependencyNotReady | None:
-        """Why ``name`` may not start: a dependency outside the command is not ready."""
+        """Why ``name`` may not start: a dependency outside the command is neither ready nor coming."""
         for d in self.sup.order.starts_after(name):
             st = self._state(d)
-            if d not in chosen and (st is None or not is_ready(st)):
+            if d not in chosen and (st is None or not (is_ready(st) or self._coming(d, st))):
                 what = "gone" if st is None else st.state.value + (f", {st.message}" if st.message else "")
                 return DependencyNotReady(
                     f"`{name}` starts after `{family(d)}`, which is {what}: start `{family(d)}` first, "
@@ -180,10 +196,20 @@ class Sequencer:
         async def one(n: str) -> None:
             if (refused := self._refusal(n, chosen)) is not None:
                 raise refused
-            inside = [d for d in order.starts_after(n) if d in chosen]
+            deps = order.starts_after(n)
+            inside = [d for d in deps if d in chosen]
             if inside:
                 await asyncio.gather(*(tasks[d] for d in inside), return_exceptions=True)
-                failed = await self.wait_ready(inside, give_up=lambda st: st.state not in STARTED_STATES)
+            # started by this command, or (outside it) on their way: see _refusal
+            pending = [d for d in deps if d in chosen or not is_ready(self.sup.state(d))]
+            if pending:
+                try:
+                    failed = await asyncio.wait_for(
+                        self.wait_ready(pending, give_up=lambda d, st: not self._coming(d, st)), COMMAND_WAIT)
+                except TimeoutError:  # up but not ready (a health check not passing yet): the answer cannot wait
+                    self._wait_then_start(n, by)
+                    raise DependencyNotReady(f"`{n}` waits for {_names(pending)}, not ready after "
+                                             f"{COMMAND_WAIT:g} s; it starts once they are.") from None
                 if failed is not None:
                     st = self._state(failed)
                     raise DependencyNotReady(f"`{n}` was not started: `{family(failed)}` did not come up"

@@ -188,3 +188,28 @@ async def test_a_dependency_on_a_watched_program_waits_until_it_is_found(make_ap
     finally:
         proc.kill()
         await proc.wait()
+
+
+async def test_starting_a_dependent_while_its_dependency_is_starting_waits_for_it(make_app):
+    app = await make_app([prog("db", autostart=False, min_uptime=0.8), prog("web", depends_on=["db"],
+                                                                            autostart=False)])
+    q = app.bus.subscribe()
+    assert (await app.dispatcher.handle("start db", CLI)).ok
+    assert app.supervisor.state("db").state is State.STARTING
+    reply = await app.dispatcher.handle("start web", CLI)
+    assert reply.ok, reply.text
+    events = drain(q)
+    assert events.index((EventKind.RUNNING, "db")) < events.index((EventKind.STARTED, "web"))
+
+
+async def test_a_dependency_slow_to_be_ready_leaves_the_dependent_waiting(make_app, monkeypatch):
+    from core.process import sequencer
+
+    monkeypatch.setattr(sequencer, "COMMAND_WAIT", 0.2)  # db takes 3 s to count as running
+    app = await make_app([prog("db", autostart=False, min_uptime=3), prog("web", depends_on=["db"],
+                                                                          autostart=False)])
+    reply = await app.dispatcher.handle("start all", CLI)
+    assert not reply.ok
+    assert "`web` waits for db, not ready after 0.2 s; it starts once they are." in reply.text
+    assert app.supervisor.state("web").message == "waiting for db"
+    await wait_for(lambda: running(app, "db", "web"), timeout=20)
