@@ -38,9 +38,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Outcome = dict[str, BaseException | None]
-#: how long a command waits for a dependency it started to become ready, before it answers and leaves the
-#: dependent waiting in the background (a dependency that fails ends the wait at once)
-COMMAND_WAIT = 60.0
+#: how long a command waits for a dependency to become ready, before it answers and leaves the dependent
+#: waiting in the background (a dependency that fails ends the wait at once). Well inside the CLI's 60 s
+#: (bot.control_client.TIMEOUT), with room for the stops of a `restart all` before it
+COMMAND_WAIT = 30.0
 
 
 def _names(programs: Iterable[str]) -> str:
