@@ -24,6 +24,7 @@ from core.errors import ConfigProblems, SpawnSettingError
 from core.process import spawn_args
 from core.process.env_files import env_files, read_env_file
 from core.spec import Config, ProgramSpec
+from core.spec.instances import family
 
 #: sun_path is 108 bytes on Linux, one of them the terminating NUL
 MAX_SOCKET_PATH = 107
@@ -38,7 +39,7 @@ def check(path: Path) -> str:
     if problems:
         raise ConfigProblems(source, problems)
     assert config is not None
-    notes = [f"{path}: OK", f"  {len(config.program)} managed, {len(config.watch)} watched programs",
+    notes = [f"{path}: OK", f"  {len(config.managed)} managed, {len(config.watch)} watched programs",
              f"  state directory {config.state_dir}"]
     for w in warnings(config):
         notes.append(f"  warning: {w}")
@@ -89,18 +90,19 @@ def _directory_problem(path: Path) -> str | None:
 def advisory_problems(config: Config) -> list[tuple[str, str]]:
     """Problems ``run`` survives (the program fails to start and is alerted) but a config should not have."""
     out: list[tuple[str, str]] = []
-    for p in config.program:
+    for p in config.managed:  # each instance: its cwd may hold {instance}
+        key = f"program[{family(p.name)}]"  # the [[program]] as written, not `program[web:2]`
         exe = p.command[0]
         if "/" in exe:
             resolved = config.resolve(p.cwd).joinpath(exe) if p.cwd and not exe.startswith("/") else Path(exe)
             if not resolved.exists():
-                out.append((f"program[{p.name}].command", f"executable {exe!r} does not exist"))
+                out.append((f"{key}.command", f"executable {exe!r} does not exist"))
         elif shutil.which(exe) is None:
-            out.append((f"program[{p.name}].command", f"executable {exe!r} not found on PATH"))
+            out.append((f"{key}.command", f"executable {exe!r} not found on PATH"))
         if p.cwd and not config.resolve(p.cwd).is_dir():
-            out.append((f"program[{p.name}].cwd", f"directory {config.resolve(p.cwd)} does not exist"))
+            out.append((f"{key}.cwd", f"directory {config.resolve(p.cwd)} does not exist"))
         out += spawn_problems(config, p)
-    return out
+    return list(dict.fromkeys(out))  # four instances with one missing executable: said once
 
 
 def spawn_problems(config: Config, p: ProgramSpec) -> list[tuple[str, str]]:
@@ -108,7 +110,7 @@ def spawn_problems(config: Config, p: ProgramSpec) -> list[tuple[str, str]]:
     may not reach. The same functions the spawn calls decide (core.process.spawn_args), so a start and this
     check cannot disagree. The log folder is not checked for the user: procbot (its log daemon) writes it.
     """
-    key = f"program[{p.name}]"
+    key = f"program[{family(p.name)}]"  # an instance's problem is its [[program]]'s
     out: list[tuple[str, str]] = []
     creds: spawn_args.Credentials | None = None
     try:

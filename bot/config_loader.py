@@ -199,6 +199,7 @@ def validate(data: dict[str, Any], source: str) -> tuple[Config | None, list[tup
     rest validated again, so later sections are still checked; the config returned, if any,
     is the remainder and is only used to look for more problems.
     """
+    from core.spec.order import order_problems
     from core.spec.validation import ValidationError, validate_config
 
     if "source" in data:
@@ -218,8 +219,15 @@ def validate(data: dict[str, Any], source: str) -> tuple[Config | None, list[tup
             if not any(_drop(work, err["loc"]) for err in errors):
                 return None, problems
             continue
-        return config, problems
+        # across programs (depends_on names, cycles): a program dropped above for its own error still counts
+        # as existing, so its dependents are not also reported
+        return config, problems + order_problems(config, _declared_names(data))
     return None, problems
+
+
+def _declared_names(data: dict[str, Any]) -> set[str]:
+    return {e["name"] for section in ("program", "watch") if isinstance(data.get(section), list)
+            for e in data[section] if isinstance(e, dict) and isinstance(e.get("name"), str)}
 
 
 def _duplicate_names(data: dict[str, Any]) -> list[tuple[str, str]]:

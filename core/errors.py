@@ -48,6 +48,12 @@ class NotRunning(ProcbotError):
     code = "not_running"
 
 
+class DependencyNotReady(ProcbotError):
+    """A start refused (or given up) because a program it depends on (``depends_on``) is not ready."""
+
+    code = "dependency_not_ready"
+
+
 class Unauthorized(ProcbotError):
     """The actor lacks the role this command needs."""
 

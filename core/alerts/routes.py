@@ -10,10 +10,10 @@ alert is never dropped for want of a route.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Sequence
 
 from core.spec import Route
+from core.spec.instances import name_matches
 
 DEFAULT_DESTINATIONS: tuple[str, ...] = ("console",)
 
@@ -24,7 +24,7 @@ def matches(pattern: str, program: str, group: str | None) -> bool:
         return True
     if pattern.startswith("group:"):
         return group is not None and group == pattern[6:]
-    return fnmatch.fnmatchcase(program, pattern)
+    return name_matches(pattern, program)  # `web` covers web:0 ... too
 
 
 class Router:

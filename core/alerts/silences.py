@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass
 
 from core.clock import Clock
+from core.spec.instances import name_matches
 from core.store.registry import Registry
 from core.store.silences import SilenceStore
 
@@ -25,7 +25,7 @@ class Silence:
             return True
         if t.startswith("group:"):
             return group == t[6:]
-        return fnmatch.fnmatchcase(program, t)
+        return name_matches(t, program)  # `silence web` covers web:0 ... too
 
 
 class Silences:

@@ -29,6 +29,7 @@ from core.errors import ConfirmationExpired, InvalidInput, NotFound, ProcbotErro
 from core.process.scanner import Scanner
 from core.process.supervisor import Supervisor
 from core.reply import Reply, Tone
+from core.spec.instances import family, is_instance
 from core.store.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,14 @@ class Dispatcher:
         groups = [] if spec.one_program else sorted(
             f"group:{g}" for g in {progs[n] for n in names if progs[n]}
             if all(p in allowed for p, pg in progs.items() if pg == g))
-        options = sorted(names) + groups
+        # a program with instances is offered by its own name too (all of them), where a target may be many
+        members: dict[str, list[str]] = {}
+        for n in progs:
+            if is_instance(n):
+                members.setdefault(family(n), []).append(n)
+        families = [] if spec.one_program else sorted(
+            f for f, inst in members.items() if all(i in allowed for i in inst))
+        options = sorted(names) + families + groups
         p = prefix.lower()
         starts = [o for o in options if o.lower().startswith(p)]
         contains = [o for o in options if p in o.lower() and o not in starts]
@@ -183,6 +191,9 @@ class Dispatcher:
                 return {}
         else:
             names = self.sup.resolve(cmd.target)
+        if spec.one_program and len(names) > 1:  # `logs web` of a program with instances
+            raise InvalidInput(f"`{cmd.target}` has {len(names)} instances ({names[0]} ... {names[-1]}): "
+                               f"name one, e.g. `{spec.name} {names[0]}`.")
         return {n: self.sup.state(n).group for n in names}
 
     async def _audit(self, ctx: CommandContext, command: str, outcome: str, detail: str = "",

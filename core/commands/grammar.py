@@ -33,7 +33,10 @@ from core.errors import InvalidInput
 
 MAX_TEXT = 4000
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-GLOB_RE = re.compile(r"^[A-Za-z0-9_.*?\[\]-]{1,64}$")
+#: one instance of a program with ``instances = N`` (core.spec.instances: ``web:2``); not imported from there,
+#: so a client call does not load the config models
+INSTANCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}:(0|[1-9][0-9]{0,2})$")
+GLOB_RE = re.compile(r"^[A-Za-z0-9_.*?\[\]:-]{1,68}$")
 DURATION_RE = re.compile(r"^(\d+)([smhdw])$", re.ASCII)
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 #: `--yes` is accepted and changes nothing: a local caller is never asked to confirm, a chat caller always is
@@ -87,12 +90,12 @@ def parse_target(raw: str) -> Target:
         if not NAME_RE.match(name):
             raise InvalidInput(f"`{_inert(raw)}` is not a valid group name (letters, digits, `_ . -`).")
         return Target("group", name)
-    if NAME_RE.match(raw):
+    if NAME_RE.match(raw) or INSTANCE_RE.match(raw):  # `web` (all its instances, if any) or `web:2`
         return Target("program", raw)
     if any(c in raw for c in "*?[") and GLOB_RE.match(raw):
         return Target("glob", raw)
     raise InvalidInput(
-        f"`{_inert(raw)}` is not a program name, `group:NAME`, a glob like `web-*`, or `all`."
+        f"`{_inert(raw)}` is not a program name (or instance, `web:2`), `group:NAME`, a glob like `web-*`, or `all`."
     )
 
 
@@ -237,7 +240,7 @@ def _filters(args: list[str], usage: str) -> dict[str, int | str]:
                 raise InvalidInput(f"`{_inert(value)}` is not an outcome; use {', '.join(AUDIT_OUTCOMES)}.")
             out[key] = value.lower()
         else:
-            if not NAME_RE.match(value):
+            if not (NAME_RE.match(value) or (key == "program" and INSTANCE_RE.match(value))):
                 raise InvalidInput(f"`{_inert(value)}` is not a valid {key} (letters, digits, `_ . -`).")
             out[key] = value
     return out

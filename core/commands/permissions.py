@@ -22,6 +22,7 @@ from core.commands.catalog import BY_NAME, ROLES
 from core.errors import HostsRefused, Unauthorized
 from core.spec import Grant
 from core.spec import Permissions as PermissionSettings
+from core.spec.instances import name_matches
 
 RANK = {role: rank for rank, role in enumerate(ROLES)}
 
@@ -35,7 +36,7 @@ def _covers(patterns: Iterable[str], program: str, group: str | None) -> bool:
         if pat.startswith("group:"):
             if group is not None and pat[6:] == group:
                 return True
-        elif fnmatch.fnmatchcase(program, pat):
+        elif name_matches(pat, program):  # a grant on `web` covers its instances, web:0 ...
             return True
     return False
 

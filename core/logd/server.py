@@ -38,7 +38,8 @@ PARTIAL_FLUSH = 0.5          # seconds an unfinished line waits for its newline
 FLUSH_LIMIT = 8 * 1024 * 1024  # a flush drains at most this much per pipe
 CHECK_EVERY = 5.0            # seconds between checks that files were not replaced under us
 START_GRACE = 3.0  # seconds a fresh daemon waits for its first procbot
-NAME_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+#: a program's name, or an instance's (``web:2``, core.spec.instances): never a path separator
+NAME_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-:")
 
 
 class Stream:

@@ -22,11 +22,14 @@ from core.errors import NotFound, ProcbotError, RegistryError
 from core.logd.client import ChildOutput, DirectFiles
 from core.process.events import EventBus
 from core.process.identity import Identity, make_identity
+from core.process.order import StartOrder
 from core.process.reconcile import Reconciler
 from core.process.runner import ProgramRunner
+from core.process.sequencer import Sequencer
 from core.process.states import ACTIVE_STATES, ProgramState
 from core.process.watched import WatchedProgram
-from core.spec import Config
+from core.spec import Config, ProgramSpec, WatchSpec
+from core.spec.instances import family, is_instance
 from core.store.registry import Registry
 from core.store.run_log import RunLog
 
@@ -40,7 +43,7 @@ def spec_rows(config: Config) -> list[tuple[str, str, str, str | None]]:
         # 0.4 ms a program at every start)
         return json.dumps(spec, default=vars, separators=(",", ":"))
 
-    rows = [(p.name, "managed", dump(p), p.group) for p in config.program]
+    rows = [(p.name, "managed", dump(p), p.group) for p in config.managed]
     return rows + [(w.name, "watched", dump(w), w.group) for w in config.watch]
 
 
@@ -68,16 +71,22 @@ class Supervisor:
         self.run_log = RunLog(registry)
         self.runners: dict[str, ProgramRunner] = {}
         self.watched: dict[str, WatchedProgram] = {}
+        self.order = StartOrder.of(config)
+        self.sequencer = Sequencer(self)
         self._build(config)
 
     def _build(self, config: Config) -> None:
-        for spec in config.program:
+        self._add(config.managed, config.watch, config)
+
+    def _add(self, programs: list[ProgramSpec], watch: list[WatchSpec], config: Config) -> None:
+        """Runners for ``programs`` (instances already expanded) and watchers for ``watch``."""
+        for spec in programs:
             env = {**self._base_env, **spec.env}
             self.runners[spec.name] = ProgramRunner(
                 spec, run_log=self.run_log, identity=self.identity, bus=self.bus, clock=self.clock,
                 log_dir=config.log_dir, base_dir=config.base_dir, env=env, tasks=self._own, logs=self.logs,
             )
-        for wspec in config.watch:
+        for wspec in watch:
             self.watched[wspec.name] = WatchedProgram(wspec, bus=self.bus, clock=self.clock,
                                                       base_dir=config.base_dir)
 
@@ -119,6 +128,9 @@ class Supervisor:
         if target.kind == "program":
             if target.value in self.runners or target.value in self.watched:
                 return [target.value]
+            # a program with instances: its name stands for all of them, like a group
+            if instances := self.instances_of(target.value):
+                return instances
             raise self._not_found(target.value)
         if target.kind == "group":
             groups = self.groups()
@@ -130,6 +142,10 @@ class Supervisor:
         if not matched:
             raise NotFound(f"No program matches `{target.value}`.")
         return matched
+
+    def instances_of(self, name: str) -> list[str]:
+        """``web:0`` ... of a program configured with instances (none for a plain program or an unknown name)."""
+        return [n for n in self.runners if is_instance(n) and family(n) == name]
 
     def _not_found(self, name: str) -> NotFound:
         return NotFound(f"No program named `{name}`.", get_close_matches(name, self.names(), n=3))
@@ -150,18 +166,16 @@ class Supervisor:
         except RegistryError as e:  # history only: supervision goes on
             log.error("could not mirror the program specs: %s", e)
         adopted = await Reconciler(self).run()
-        starts = [
-            r.start("procbot (autostart)", automatic=True)
-            for name, r in self.runners.items()
-            if r.spec.autostart and name not in adopted
-        ]
-        results = await asyncio.gather(*starts, return_exceptions=True)
-        for res in results:
-            if isinstance(res, ProcbotError):
-                log.error("autostart failed: %s", res)
-            elif isinstance(res, BaseException):
-                raise res
+        await self.sequencer.autostart(
+            [name for name, r in self.runners.items() if r.spec.autostart and name not in adopted],
+            "procbot (autostart)")
         await self.run_log.flush()
+
+    async def act(self, verb: str, names: list[str], by: str) -> dict[str, BaseException | None]:
+        """start, stop or restart ``names`` in start order (see core.process.sequencer); None: done."""
+        seq = self.sequencer
+        steps = {"start": seq.start_set, "stop": seq.stop_set, "restart": seq.restart_set}
+        return await steps[verb](names, by)
 
     def _leader_pids(self) -> set[int]:
         """Pids procbot spawned and reaps itself (the orphan reaper leaves them alone)."""
@@ -172,12 +186,12 @@ class Supervisor:
         self._own(task)
 
     async def shutdown(self, stop_programs: bool) -> None:
-        if stop_programs:
-            up = [r for r in self.runners.values() if r.st.state in ACTIVE_STATES]
-            results = await asyncio.gather(*(r.stop("procbot (shutdown)") for r in up), return_exceptions=True)
-            for res in results:
+        await self.sequencer.close()
+        if stop_programs:  # dependents first, each dependency once its dependents have stopped
+            up = [n for n, r in self.runners.items() if r.st.state in ACTIVE_STATES]
+            for name, res in (await self.sequencer.stop_set(up, "procbot (shutdown)")).items():
                 if isinstance(res, ProcbotError):
-                    log.warning("stop at shutdown: %s", res)
+                    log.warning("stop at shutdown of %s: %s", name, res)
         for r in self.runners.values():
             await r.detach()
             if not r.st.state.is_up:
@@ -202,39 +216,50 @@ class Supervisor:
     async def _apply_config(self, new: Config) -> str:
         old_specs = {r.spec.name: r.spec for r in self.runners.values()}
         old_watch = {w.spec.name: w.spec for w in self.watched.values()}
-        new_specs = {p.name: p for p in new.program}
+        new_specs = {p.name: p for p in new.managed}
         new_watch = {w.name: w for w in new.watch}
         removed = [n for n in [*old_specs, *old_watch] if n not in new_specs and n not in new_watch]
-        changed = [n for n in old_specs if n in new_specs and new_specs[n] != old_specs[n]]
+        changed = [n for n in old_specs if n in new_specs and not _runs_alike(new_specs[n], old_specs[n])]
         changed += [n for n in old_watch if n in new_watch and new_watch[n] != old_watch[n]]
         added = [n for n in [*new_specs, *new_watch] if n not in old_specs and n not in old_watch]
-        restart_after: list[str] = []
+        for name in old_specs:  # only its place in the start order (or its instance count) changed: no restart
+            if name in new_specs and name not in changed:
+                self.runners[name].spec = new_specs[name]
+        waited = self.sequencer.cancel_waiters()
+        going = [n for n in removed + changed if n in self.runners]
+        was_up = {n for n in going if self.runners[n].st.state in ACTIVE_STATES}  # a crash loop wants its fix
+        # dependents first, in the old order (removed programs are only in it)
+        for name, res in (await self.sequencer.stop_set([n for n in going if n in was_up], "procbot (reload)")).items():
+            if isinstance(res, ProcbotError):
+                log.warning("stop at reload of %s: %s", name, res)
         for name in removed + changed:
             if name in self.runners:
                 r = self.runners.pop(name)
-                was_up = r.st.state in ACTIVE_STATES  # a crash loop wants its fix applied
-                if was_up:
-                    await r.stop("procbot (reload)")
                 await r.detach()
                 if name in removed:
                     self.identity.release(name)
-                if was_up and name in changed:
-                    restart_after.append(name)
             else:
                 self.watched.pop(name).detach()
         self.config = new
-        fresh = dataclasses.replace(new, program=[new_specs[n] for n in new_specs if n in changed or n in added],
-                                    watch=[new_watch[n] for n in new_watch if n in changed or n in added])
-        self._build(fresh)
+        self.order = StartOrder.of(new)
+        self._add([new_specs[n] for n in new_specs if n in changed or n in added],
+                  [new_watch[n] for n in new_watch if n in changed or n in added], new)
         try:
             await self.registry.sync_programs(spec_rows(new), self.clock.time())
         except RegistryError as e:
             log.error("could not mirror the program specs: %s", e)
-        for name in [*restart_after, *(n for n in added if n in new_specs and new_specs[n].autostart)]:
-            try:
-                await self.runners[name].start("procbot (reload)", automatic=True)
-            except ProcbotError as e:
-                log.error("start after reload failed: %s", e)
+        starts = [*(n for n in changed if n in was_up),
+                  *(n for n in added if n in new_specs and new_specs[n].autostart),
+                  *(n for n in waited if n in new_specs and new_specs[n].autostart)]  # they wait again
+        await self.sequencer.autostart(dict.fromkeys(starts), "procbot (reload)")
         parts = [f"{label}: {', '.join(names)}" for label, names in
                  (("added", added), ("removed", removed), ("changed", changed)) if names]
         return "; ".join(parts) or "no program changes"
+
+
+#: fields that change only when or whether a program starts, not how it runs: a reload keeps it running
+_ORDER_ONLY = ("instances", "depends_on", "priority")
+
+
+def _runs_alike(a: ProgramSpec, b: ProgramSpec) -> bool:
+    return dataclasses.replace(a, **{f: getattr(b, f) for f in _ORDER_ONLY}) == b

@@ -57,10 +57,12 @@ def new_nonce() -> str:
 
 def parse(value: bytes | str) -> Tag | None:
     raw = value.decode(errors="replace") if isinstance(value, bytes) else value
-    parts = raw.split(":")
-    if len(parts) != 3 or not all(parts):
+    # the program's name may hold a ``:`` itself (an instance, ``web:2``); the home and the nonce never do
+    home, _, rest = raw.partition(":")
+    program, _, nonce = rest.rpartition(":")
+    if not (home and program and nonce):
         return None
-    return Tag(*parts)
+    return Tag(home, program, nonce)
 
 
 def read_tag(pid: int) -> Tag | None:

@@ -10,6 +10,7 @@ from core.spec.access import Permissions
 from core.spec.alerts import AlertSettings, DigestSpec
 from core.spec.base import setting, spec_model
 from core.spec.cluster import ClusterSettings
+from core.spec.instances import expand_all
 from core.spec.platforms import (
     DiscordSettings,
     SlackSettings,
@@ -49,6 +50,15 @@ class Config:
             if p.name in seen:
                 raise ValueError(f"program name {p.name!r} is used twice")
             seen.add(p.name)
+
+    @cached_property
+    def managed(self) -> list[ProgramSpec]:
+        """The programs procbot runs: each ``[[program]]``, or its instances (``web:0`` ...), in file order.
+
+        ``program`` is the file as written (what check-config keys its problems by); everything that
+        runs, shows or records programs reads this.
+        """
+        return expand_all(self.program)
 
     # paths are resolved once: the scanner and every spawn ask for them (Path.resolve() is a syscall per part)
     @cached_property

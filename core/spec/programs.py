@@ -13,6 +13,7 @@ from core.spec.base import (
     setting,
     spec_model,
 )
+from core.spec.instances import MAX_INSTANCES
 from core.spec.limits import checked_limits, checked_umask
 from core.spec.sizes import memory_size, size_or_none
 
@@ -84,6 +85,18 @@ def _env_names(v: dict[str, str]) -> dict[str, str]:
     return v
 
 
+def _dependency_names(v: list[str]) -> list[str]:
+    seen: set[str] = set()
+    for name in v:
+        if not re.match(NAME_PATTERN, name):
+            raise ValueError(f"{name!r} is not a program name (an instance like web:2 cannot be named: "
+                             "name the program, and it waits for all its instances)")
+        if name in seen:
+            raise ValueError(f"{name!r} is named twice")
+        seen.add(name)
+    return v
+
+
 @spec_model
 class ProgramSpec:
     """A program procbot starts and keeps alive (managed)."""
@@ -138,6 +151,14 @@ class ProgramSpec:
             if self.max_memory_hard < self.max_memory:
                 raise ValueError("max_memory_hard is below max_memory: the kernel would kill the program "
                                  "before procbot could restart it")
+    # -- instances and start order (issue 11): expanded in core/spec/instances.py, checked across programs in
+    #    core/spec/order.py, carried out by core/process/order.py
+    instances: int = setting(1, ge=1, le=MAX_INSTANCES,
+                             description="run N copies, NAME:0 ... NAME:N-1; {instance} in command, env, cwd")
+    depends_on: list[str] = setting(factory=list, check=_dependency_names,
+                                    description="programs (or watched programs) that must be ready first")
+    priority: int = setting(999, ge=-1_000_000, le=1_000_000,
+                            description="lower starts first and stops last (supervisord's priority)")
 
 
 @spec_model

@@ -168,8 +168,10 @@ def mutate(base: dict[str, Any], rng: random.Random) -> dict[str, Any]:
                       "timezone": rng.choice(["UTC", "Mars/Base", "Europe/Berlin"]), "to": ["console"]}
             if rng.random() < 0.5:
                 digest["grace"] = rng.choice(NUMBERS)
-            if isinstance(data.setdefault("digest", []), list):  # an earlier mutation may have made it a table
+            if isinstance(data.get("digest"), list):
                 data["digest"].append(digest)
+            else:  # an earlier mutation made it something else: this one puts a list back
+                data["digest"] = [digest]
     return data
 
 

@@ -59,3 +59,71 @@ async def test_a_broken_config_on_reload_changes_nothing(make_app, tmp_path):
         assert app.supervisor.state("keep").pid == pid and alive(pid)
     finally:
         await app.stop()
+
+
+def toml_instances(name: str, tag: str, n: int) -> str:
+    return toml_program(name, tag, f"instances = {n}\n")
+
+
+async def test_reload_with_fewer_instances_stops_the_extra_ones(tmp_path):
+    from bot.app import App
+    from bot.config_loader import load_config
+
+    cfg = tmp_path / "procbot.toml"
+    head = f'[procbot]\nstate_dir = "{tmp_path / "st"}"\n'
+    cfg.write_text(head + toml_instances("web", "ri-fewer", 4))
+    app = App(load_config(cfg), with_adapters=False, console_events=False)
+    await app.start()
+    try:
+        pids = [app.supervisor.state(f"web:{i}").pid for i in range(4)]
+        cfg.write_text(head + toml_instances("web", "ri-fewer", 2))
+        reply = await app.dispatcher.handle("reload", CLI)
+        assert reply.ok, reply.text
+        assert "removed: web:2, web:3" in reply.text
+        assert [n for n in app.supervisor.names()] == ["web:0", "web:1"]
+        assert [app.supervisor.state(f"web:{i}").pid for i in range(2)] == pids[:2]  # untouched
+        assert not alive(pids[2]) and not alive(pids[3])
+    finally:
+        await app.stop()
+
+
+async def test_reload_with_more_instances_starts_the_new_ones(tmp_path):
+    from bot.app import App
+    from bot.config_loader import load_config
+
+    cfg = tmp_path / "procbot.toml"
+    head = f'[procbot]\nstate_dir = "{tmp_path / "st"}"\n'
+    cfg.write_text(head + toml_instances("web", "ri-more", 2))
+    app = App(load_config(cfg), with_adapters=False, console_events=False)
+    await app.start()
+    try:
+        pids = [app.supervisor.state(f"web:{i}").pid for i in range(2)]
+        cfg.write_text(head + toml_instances("web", "ri-more", 4))
+        reply = await app.dispatcher.handle("reload", CLI)
+        assert reply.ok, reply.text
+        assert "added: web:2, web:3" in reply.text and "changed" not in reply.text
+        assert [app.supervisor.state(f"web:{i}").pid for i in range(2)] == pids
+        assert all(alive(app.supervisor.state(f"web:{i}").pid) for i in (2, 3))
+    finally:
+        await app.stop()
+
+
+async def test_reload_that_changes_only_the_start_order_restarts_nothing(tmp_path):
+    from bot.app import App
+    from bot.config_loader import load_config
+
+    cfg = tmp_path / "procbot.toml"
+    head = f'[procbot]\nstate_dir = "{tmp_path / "st"}"\n'
+    cfg.write_text(head + toml_program("db", "ro-db") + toml_program("web", "ro-web"))
+    app = App(load_config(cfg), with_adapters=False, console_events=False)
+    await app.start()
+    try:
+        pid = app.supervisor.state("web").pid
+        cfg.write_text(head + toml_program("db", "ro-db") + toml_program("web", "ro-web",
+                                                                         'depends_on = ["db"]\npriority = 5\n'))
+        reply = await app.dispatcher.handle("reload", CLI)
+        assert reply.ok and reply.text == "no program changes", reply.text
+        assert app.supervisor.state("web").pid == pid
+        assert app.supervisor.order.starts_after("web") == ("db",)
+    finally:
+        await app.stop()

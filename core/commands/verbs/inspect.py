@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shlex
 from dataclasses import asdict
@@ -20,8 +21,10 @@ from core.process.memory_limit import memory_limit_text
 from core.process.states import FAILED_STATES, ProgramState, State
 from core.reply import STATE_TONE, Field, Reply, Table, Tone
 from core.spec import ProgramSpec
+from core.spec.instances import family, is_instance
 
 DEFAULT_HISTORY_RUNS = 10
+DEFAULT_PRIORITY = next(f.default for f in dataclasses.fields(ProgramSpec) if f.name == "priority")
 
 
 async def status(env: Services, cmd: Command, ctx: CommandContext, programs: list[str]) -> Reply:
@@ -82,6 +85,7 @@ async def info(env: Services, cmd: Command, ctx: CommandContext, programs: list[
             Field("Restart policy",
                   f"{spec.restart} (expected exit {', '.join(map(str, spec.expected_exit_codes))})"),
             Field("Autostart", "yes" if spec.autostart else "no"),
+            *_order_fields(spec),
             Field("Restarts", str(st.restarts)),
             Field("Stop", f"{spec.stop_signal}, then SIGKILL after {fmt.duration(spec.stop_timeout)}"),
             *[Field(label, text, inline=False) for label, text in await _spawn_settings(spec, sup.config.base_dir)],
@@ -141,6 +145,18 @@ async def history(env: Services, cmd: Command, ctx: CommandContext, programs: li
                  table=Table(["STARTED", "ENDED", "RAN", "EXIT", "WHY", "BY"], rows),
                  text="" if rows else "No runs recorded yet.",
                  data={"runs": [r.__dict__ for r in runs]})
+
+
+def _order_fields(spec: ProgramSpec) -> list[Field]:
+    """Instances and start order (issue 11), shown only where they say something."""
+    out = []
+    if is_instance(spec.name):
+        out.append(Field("Instance", f"{spec.name.rpartition(':')[2]} of {spec.instances} ({family(spec.name)})"))
+    if spec.depends_on:
+        out.append(Field("Starts after", ", ".join(spec.depends_on)))
+    if spec.priority != DEFAULT_PRIORITY:
+        out.append(Field("Priority", str(spec.priority)))
+    return out
 
 
 def _detail(st: ProgramState, now: float) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from core.actor import CommandContext
 from core.commands.grammar import Command
 from core.commands.verbs import Services
@@ -16,18 +14,21 @@ _PAST = {"start": "Started", "stop": "Stopped", "restart": "Restarted"}
 async def act(env: Services, cmd: Command, ctx: CommandContext, programs: list[str]) -> Reply:
     by = f"{ctx.actor.platform}:{ctx.actor.display_name or ctx.actor.user_id}"
 
-    async def one(name: str) -> tuple[str, bool, str]:
-        try:
-            runner = env.supervisor.runner(name)
-            await getattr(runner, cmd.verb)(by)
-        except ProcbotError as e:
-            return name, False, str(e)
-        st = runner.st
+    # in start order (depends_on, priority): dependents stop first, and start after what they depend on
+    done = await env.supervisor.act(cmd.verb, programs, by)
+
+    def outcome(name: str) -> tuple[str, bool, str]:
+        err = done[name]
+        if isinstance(err, ProcbotError):
+            return name, False, str(err)
+        if err is not None:
+            raise err
         if cmd.verb == "stop":
             return name, True, "stopped"
-        return name, True, f"{'started' if cmd.verb == 'start' else 'restarted'} (pid {st.pid})"
+        pid = env.supervisor.state(name).pid
+        return name, True, f"{'started' if cmd.verb == 'start' else 'restarted'} (pid {pid})"
 
-    results = await asyncio.gather(*(one(n) for n in programs))
+    results = [outcome(n) for n in programs]
     ok = [r for r in results if r[1]]
     failed = [r for r in results if not r[1]]
     lines = [f"{'✓' if good else '✗'} {name}: {msg}" for name, good, msg in results]
