@@ -21,6 +21,7 @@ from bot.platforms import config_problems, unready_destinations
 from bot.state_dir import KEY as STATE_DIR_KEY
 from bot.state_dir import socket_path, state_dir_problem
 from core.errors import ConfigProblems
+from core.health.targets import remote_problems
 from core.spec import Config
 
 #: sun_path is 108 bytes on Linux, one of them the terminating NUL
@@ -63,6 +64,7 @@ def run_problems(config: Config) -> list[tuple[str, str]]:
     out += config_problems(config)  # credential files, destinations that name nothing
     out += cluster_problems(config)
     out += digest_problems(config)
+    out += remote_problems(config.program)  # a health check reaches off this host only when allowed
     return out
 
 

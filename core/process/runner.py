@@ -17,6 +17,8 @@ from pathlib import Path
 
 from core.clock import Clock
 from core.errors import AlreadyRunning, IllegalTransition, NotRunning, SpawnFailed
+from core.health.monitor import HealthMonitor
+from core.health.verdict import ProbeResult, Verdict
 from core.logd.client import ChildOutput, ChildStreams, DirectFiles
 from core.process import procfs
 from core.process.events import EventBus, change_state
@@ -31,6 +33,12 @@ from core.spec import ProgramSpec
 from core.store.run_log import RunLog
 
 log = logging.getLogger(__name__)
+
+#: who an automatic restart is by (the digest counts the starts made so)
+RESTART_BY = "procbot (restart policy)"
+#: who stops an unhealthy program to restart it (on_unhealthy = "restart")
+HEALTH_BY = "procbot (health check)"
+
 
 class ProgramRunner:
     def __init__(
@@ -70,12 +78,38 @@ class ProgramRunner:
         self._stopping = False
         self._sweep: asyncio.Future[None] | None = None
         self.nonce: str | None = None  # the current run's, as in its environment tag and its row
+        self.st.health_checked = spec.health is not None
+        #: the program's health check, probing while it runs; None without one (no task, no cost)
+        self.health = self._health_monitor()
+        self._ready = asyncio.Event()  # set while self.st.ready (see wait_ready)
 
     def _change_state(self, new: State, *, clean_exit: bool = False, at: float | None = None,
                       **fields: object) -> None:
-        """The only assignment of this program's state: checked, then published as the move's event."""
+        """The only assignment of this program's state: checked, then published as the move's event.
+
+        A move also starts or ends the health check (probing while running or unhealthy) and sets readiness.
+        """
         change_state(self.st, new, self.bus, self.clock.time() if at is None else at, clean_exit=clean_exit,
                      **fields)
+        if self.health is not None:
+            if new is State.RUNNING:
+                self.health.start(self.st.started_mono if self.st.started_mono is not None
+                                  else self.clock.monotonic())
+            elif new is not State.UNHEALTHY:  # the run ended or is ending: its verdict goes with it
+                self.health.cancel()
+                self.st.healthy, self.st.health_detail = None, ""
+        self._follow_ready()
+
+    def _follow_ready(self) -> None:
+        if self.st.ready:
+            self._ready.set()
+        else:
+            self._ready.clear()
+
+    async def wait_ready(self) -> None:
+        """Return once the program is ready (:attr:`ProgramState.ready`): running, and healthy when it
+        has a health check. What a dependent's start waits for; the caller bounds it with a timeout."""
+        await self._ready.wait()
 
     @property
     def _tally(self) -> Tally:
@@ -307,7 +341,7 @@ class ProgramRunner:
             self._restart_timer = None
             if self.st.state is not State.BACKOFF:
                 return  # a manual stop or start got there first
-            by = "procbot (restart policy)"
+            by = RESTART_BY
             try:
                 await self._leftovers_gone()
                 self.st.restarts += 1
@@ -321,9 +355,69 @@ class ProgramRunner:
             self._restart_timer.cancel()
             self._restart_timer = None
 
+    # -- health ----------------------------------------------------------
+    def _health_monitor(self) -> HealthMonitor | None:
+        spec = self.spec
+        if spec.health is None:
+            return None
+        from core.health.probes import probe_for  # aiohttp and friends, only for a program with a check
+
+        health = spec.health
+        return HealthMonitor(
+            spec.name, health, clock=self.clock, report=self._health_report, own=self._own_task,
+            probe=lambda: probe_for(health, env=self.env, cwd=self._resolve(spec.cwd) if spec.cwd else None))
+
+    def _health_report(self, result: ProbeResult, verdict: Verdict | None) -> bool:
+        """A probe's result, and the verdict when it changed; False: stop probing (a restart is coming)."""
+        st = self.st
+        st.health_detail = result.detail
+        if verdict is None:
+            return True
+        st.healthy = verdict.healthy
+        if verdict.healthy:
+            if st.state is State.UNHEALTHY:  # recovered without a restart (on_unhealthy = "alert")
+                st.message = ""
+                log.info("%s is healthy again: %s", st.name, verdict.text)
+                self._change_state(State.RUNNING, pid=st.pid, restarts=st.restarts, message=verdict.text)
+            else:
+                self._follow_ready()  # its first passing probe: ready
+            return True
+        if st.state is not State.RUNNING:
+            return True
+        restart = self.spec.on_unhealthy == "restart"
+        st.message = f"unhealthy: {verdict.text}"
+        output = f"; last output: {result.output}" if result.output else ""  # masked and bounded
+        log.warning("%s unhealthy: %s%s", st.name, verdict.text, output)
+        self._change_state(State.UNHEALTHY, pid=st.pid, restarts=st.restarts, message=verdict.text,
+                           next_action="restarting" if restart else "keeps running (on_unhealthy = alert)")
+        if restart:
+            self._own_task(asyncio.ensure_future(self._health_restart()))
+        return not restart
+
+    async def _health_restart(self) -> None:
+        """on_unhealthy = "restart": stop the unhealthy run and start a new one, an automatic restart.
+
+        Not a failure for the give-up rule: a program that is unhealthy because what it needs is down
+        would otherwise be given up and stay down after that comes back (Docker and Kubernetes restart
+        it for as long as it takes; the incident is one alert, edited, however often it happens).
+        """
+        async with self.lock:
+            if self.st.state is not State.UNHEALTHY:
+                return  # stopped, restarted or exited meanwhile
+            await self._stop_locked(HEALTH_BY)
+            self.st.restarts += 1
+            try:
+                await self._leftovers_gone()
+                self._spawn(RESTART_BY, retry=True)
+            except Exception as e:  # as in _auto_restart: never left stopped with nothing scheduled
+                log.exception("restarting %s failed", self.st.name)
+                self._spawn_failed(RESTART_BY, f"cannot start `{self.st.name}`: {e}", retry=True)
+
     # -- stopping --------------------------------------------------------
     async def _stop_locked(self, by: str) -> None:
         st, spec = self.st, self.spec
+        if self.health is not None:
+            await self.health.stop()  # no probe in flight (or about to report) while the program stops
         if st.state is State.BACKOFF:
             self._cancel_restart_timer()
             await self._leftovers_gone()
@@ -382,6 +476,8 @@ class ProgramRunner:
 
     async def detach(self) -> None:
         """Stop watching without touching the process (procbot exits, programs keep running)."""
+        if self.health is not None:
+            await self.health.stop()
         self._cancel_restart_timer()
         if self._uptime_timer:
             self._uptime_timer.cancel()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from core.health.targets import host_port, http_target
 from core.spec.base import (
     NAME_PATTERN,
     checked_path,
@@ -59,6 +60,43 @@ def _env_names(v: dict[str, str]) -> dict[str, str]:
     return v
 
 
+def _http_url(v: str | None) -> str | None:
+    if v is not None:
+        http_target(v)
+    return v
+
+
+def _tcp_target(v: str | None) -> str | None:
+    if v is not None:
+        host_port(v)
+    return v
+
+
+def _health_argv(v: list[str] | None) -> list[str] | None:
+    return None if v is None else _argv(v)
+
+
+@spec_model
+class HealthSpec:
+    """A program's health check: one probe, run every ``interval`` while it runs (see core.health)."""
+
+    http: str | None = setting(None, check=_http_url,
+                               description="GET this URL; a 2xx or 3xx answer is healthy (redirects not followed)")
+    tcp: str | None = setting(None, check=_tcp_target, description="host:port that must accept a connection")
+    command: list[str] | None = setting(None, min_length=1, before=_not_a_shell_string, check=_health_argv,
+                                        description="argv run without a shell; exit 0 is healthy")
+    interval: float = setting(10.0, ge=0.1, le=86400, description="seconds from one probe's end to the next")
+    timeout: float = setting(5.0, gt=0, le=3600, description="seconds a probe may take; a hung one fails")
+    failures: int = setting(3, ge=1, le=1000, description="consecutive failed probes before unhealthy")
+    start_period: float = setting(0.0, ge=0, le=86400,
+                                  description="seconds after the start when failed probes do not count")
+    allow_remote: bool = setting(False, description="allow a target that is not this host (loopback)")
+
+    def _check(self) -> None:
+        if sum(x is not None for x in (self.http, self.tcp, self.command)) != 1:
+            raise ValueError("give exactly one of http, tcp or command")
+
+
 @spec_model
 class ProgramSpec:
     """A program procbot starts and keeps alive (managed)."""
@@ -78,6 +116,11 @@ class ProgramSpec:
     stop_timeout: float = setting(10.0, gt=0, le=3600)
     group: str | None = setting(None, pattern=NAME_PATTERN)
     log: LogRotation = setting(factory=LogRotation)
+    # -- health checks (helper C, core.health): probed while the program runs; a program that fails
+    # `health.failures` probes in a row is `unhealthy`, alerted once, and restarted or left running
+    health: HealthSpec | None = None
+    on_unhealthy: Literal["restart", "alert"] = setting(
+        "restart", description="restart: restart it (like a liveness probe); alert: only alert, keep it running")
 
 
 @spec_model
