@@ -153,3 +153,16 @@ async def test_info_shows_the_check_and_its_last_probe_without_the_urls_query(ma
     assert fields["Health check"].startswith(f"GET /healthz on 127.0.0.1:{port} every 0.1s")
     assert fields["Health"] == "healthy; last probe: GET /healthz returned 200"
     assert "s3cret" not in str(info.to_dict())
+
+
+async def test_command_probes_keep_their_exit_status_under_the_orphan_reaper(make_app, tmp_path: Path):
+    """Tag mode makes procbot a subreaper that reaps stray children: probes stay in its session, so it leaves
+    them to their own waiter and every run's exit 0 is seen (failures = 1: one lost status would show)."""
+    runs = tmp_path / "runs"
+    check = [PY, "-c", f"open({str(runs)!r}, 'a').write('x\\n')"]
+    app = await make_app([{"name": "db", "command": sleeper("health-reaper"), "min_uptime": 0.1,
+                           "on_unhealthy": "alert", "health": {"command": check, "interval": 0.1, "failures": 1}}],
+                         procbot={"cgroup": "off"})
+    st = app.supervisor.state("db")
+    await wait_for(lambda: runs.exists() and len(runs.read_text().splitlines()) >= 20, timeout=30)
+    assert st.state is S.RUNNING and st.healthy is True, st.message
