@@ -166,3 +166,15 @@ async def test_command_probes_keep_their_exit_status_under_the_orphan_reaper(mak
     st = app.supervisor.state("db")
     await wait_for(lambda: runs.exists() and len(runs.read_text().splitlines()) >= 20, timeout=30)
     assert st.state is S.RUNNING and st.healthy is True, st.message
+
+
+async def test_procbot_exiting_without_stopping_programs_cancels_and_awaits_the_health_check(make_app, tmp_path: Path):
+    with loopback_port() as port:
+        app = await make_app([http_program("web", port, tmp_path / "sick")])
+        st = app.supervisor.state("web")
+        await wait_for(lambda: st.healthy is True)
+
+        await app.stop(stop_programs=False)
+
+        assert health_tasks("web") == [] and app.supervisor.runners["web"].health.task is None  # type: ignore[union-attr]
+        assert st.pid is not None and st.state.is_up  # the program itself runs on
