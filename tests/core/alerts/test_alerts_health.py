@@ -5,6 +5,7 @@ One alert per unhealthy episode (never one per failed probe), and its recovery i
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from core.process.states import State
@@ -59,3 +60,28 @@ async def test_on_unhealthy_alert_alerts_once_keeps_it_running_and_posts_healthy
             (recovery,) = rig.rec.replies_to(alert.ref)
             assert "Healthy again: GET /healthz returned 200" in recovery.reply.text
             assert st.pid == pid and st.restarts == 0
+
+
+async def test_through_real_slack_the_unhealthy_alert_is_one_post_and_its_recovery_a_thread_reply(
+        make_app, tmp_path: Path):
+    from tests.alert_fixtures import slack_alert_rig
+
+    sick = tmp_path / "sick"
+    with loopback_port() as port:
+        async with slack_alert_rig(make_app, [http_program("web", port, sick, heal_on_start=True)]) as rig:
+            st = rig.app.supervisor.state("web")
+            await wait_for(lambda: st.healthy is True, timeout=20)
+            first = st.pid
+            sick.touch()
+            await wait_for(lambda: st.pid != first and st.healthy is True, timeout=20)
+            await rig.fake.wait_for(lambda: [m for m in rig.fake.messages.values() if m.thread_ts], timeout=20)
+            await rig.settle()
+
+            posts = list(rig.fake.messages.values())
+            (alert,) = [m for m in posts if m.thread_ts is None]
+            (reply,) = [m for m in posts if m.thread_ts is not None]
+            assert alert.channel == "CALERTS" and "web recovered on testhost" in alert.text  # edited in place
+            assert reply.thread_ts == alert.ts and "running again" in reply.text
+            posted = rig.fake.calls_to("chat.postMessage")
+            assert len(posted) == 2
+            assert "web unhealthy: GET /healthz returned 503 three times, restarting." in json.dumps(posted[0].args)
