@@ -4,6 +4,10 @@ All transitions for a program go through its runner's :meth:`ProgramRunner._chan
 against :data:`core.process.states.MANAGED_MOVES`, publishing the event the move derives), and every
 request-driven transition holds the runner's lock, so two restarts of one program at once never
 spawn two copies. What an exit leads to is decided by :mod:`core.process.restart_policy`, purely.
+
+A program with a ``health`` table has a :class:`core.health.monitor.HealthMonitor`: started by the move
+to ``running``, ended by any move out of running/unhealthy (awaited on a stop), it reports verdicts that
+the runner turns into ``running <-> unhealthy`` moves and, with ``on_unhealthy = "restart"``, a restart.
 """
 
 from __future__ import annotations
