@@ -21,13 +21,15 @@ if TYPE_CHECKING:
 
 #: the emoji that leads a table row, per program state, on every chat platform (Unicode, not Slack
 #: :shortcodes:, because shortcodes are not rendered inside code blocks). The colour follows the
-#: state's tone (core.reply.STATE_TONE): green up, yellow on the way up or down, orange backoff
-#: (failing, the restart policy is on it), red when a person must act, white stopped or left down.
+#: state's tone (core.reply.STATE_TONE): green up, yellow on the way up or down, orange failing while
+#: procbot is on it (backoff: the restart policy; unhealthy: the health check), red when a person must
+#: act, white stopped or left down.
 STATE_EMOJI: Mapping[State, str] = MappingProxyType({
     State.RUNNING: "\U0001f7e2",      # large green circle
     State.STARTING: "\U0001f7e1",     # large yellow circle
     State.STOPPING: "\U0001f7e1",
     State.BACKOFF: "\U0001f7e0",      # large orange circle
+    State.UNHEALTHY: "\U0001f7e0",
     State.FATAL: "\U0001f534",        # large red circle
     State.SPAWN_ERROR: "\U0001f534",
     State.MISSING: "\U0001f534",

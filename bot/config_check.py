@@ -21,6 +21,7 @@ from bot.platforms import config_problems, unready_destinations
 from bot.state_dir import KEY as STATE_DIR_KEY
 from bot.state_dir import socket_path, state_dir_problem
 from core.errors import ConfigProblems, SpawnSettingError
+from core.health.targets import remote_problems
 from core.process import spawn_args
 from core.process.env_files import env_files, read_env_file
 from core.spec import Config, ProgramSpec
@@ -67,6 +68,7 @@ def run_problems(config: Config) -> list[tuple[str, str]]:
     out += cluster_problems(config)
     out += digest_problems(config)
     out += restart_cron_problems(config)
+    out += remote_problems(config.program)  # a health check reaches off this host only when allowed
     return out
 
 

@@ -47,7 +47,15 @@ def needs_tls(data: dict[str, Any]) -> bool:
         to = entry.get("to", []) if isinstance(entry, dict) else None
         if not isinstance(to, list) or any(d != "console" for d in to):
             return True
-    return False
+    programs = data.get("program")
+    return isinstance(programs, list) and any(_https_health(p) for p in programs)
+
+
+def _https_health(program: object) -> bool:
+    """A health check over https (core.health) needs TLS; over http, tcp or a command it does not."""
+    health = program.get("health") if isinstance(program, dict) else None
+    http = health.get("http") if isinstance(health, dict) else None
+    return isinstance(http, str) and http.lower().startswith("https:")
 
 
 def keep_out_tls(config_path: Path) -> bool:

@@ -20,7 +20,7 @@ from core.reply import Reply
 _ICON = {
     EventKind.STARTED: "▶", EventKind.RUNNING: "●", EventKind.EXITED: "■", EventKind.CRASHED: "✗",
     EventKind.SPAWN_FAILED: "✗", EventKind.GAVE_UP: "☠", EventKind.STOPPED: "■",
-    EventKind.WATCH_LOST: "✗", EventKind.WATCH_FOUND: "●",
+    EventKind.WATCH_LOST: "✗", EventKind.WATCH_FOUND: "●", EventKind.UNHEALTHY: "✗", EventKind.HEALTHY: "●",
 }
 
 
@@ -36,7 +36,8 @@ def event_line(ev: ProgramEvent) -> str:
             parts.append(f"after {fmt.duration(ev.runtime)}")
     if ev.next_action:
         parts.append(f"-> {ev.next_action}")
-    if ev.kind in (EventKind.SPAWN_FAILED, EventKind.MEMORY_LIMIT) and ev.message:
+    if ev.kind in (EventKind.SPAWN_FAILED, EventKind.MEMORY_LIMIT, EventKind.UNHEALTHY, EventKind.HEALTHY) \
+            and ev.message:
         parts.append(ev.message)
     if ev.by and ev.kind in (EventKind.STARTED, EventKind.STOPPED) and not ev.by.startswith("procbot"):
         parts.append(f"by {ev.by}")

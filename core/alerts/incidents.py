@@ -16,8 +16,8 @@ from core.store.incidents import IncidentStore
 
 __all__ = ["FAILURE_KINDS", "AlertGroup", "Incident", "IncidentStore"]
 
-#: event kinds that open or extend an incident
-FAILURE_KINDS = ("crashed", "gave_up", "spawn_failed", "watch_lost", "orphan_stopped", "memory_limit")
+#: event kinds that open or extend an incident (unhealthy: once per episode, never per failed probe)
+FAILURE_KINDS = ("crashed", "gave_up", "spawn_failed", "watch_lost", "orphan_stopped", "memory_limit", "unhealthy")
 
 
 @dataclass

@@ -28,6 +28,7 @@ _CAUSE_TITLE = {
     "watch_lost": "disappeared",
     "orphan_stopped": "was running unconfigured; stopped",
     "memory_limit": "went over max_memory",
+    "unhealthy": "unhealthy",
 }
 
 
@@ -37,6 +38,8 @@ def exit_description(inc: Incident) -> str:
         return inc.message or "could not be started"
     if inc.cause in ("watch_lost", "orphan_stopped"):
         return inc.message or "process not found"
+    if inc.cause == "unhealthy":  # "GET /healthz returned 503 three times"
+        return inc.message or "failed its health check"
     if inc.cause == "memory_limit":  # "web used 612 MiB > max_memory 512 MiB for 3 samples"
         return inc.message
     if inc.oom_kills:  # counted in its own cgroup: certain, whichever of its processes the kernel chose
@@ -75,8 +78,8 @@ def _headline(inc: Incident) -> str:
     what = _CAUSE_TITLE.get(inc.cause, inc.cause)
     if inc.crashes > 1:
         span = fmt.duration(max(0.0, inc.last_failure_at - inc.opened_at))
-        verb = {"spawn_failed": "failed", "watch_lost": "failed", "memory_limit": "went over max_memory"}.get(
-            inc.cause, "crashed")
+        verb = {"spawn_failed": "failed", "watch_lost": "failed", "memory_limit": "went over max_memory",
+                "unhealthy": "unhealthy"}.get(inc.cause, "crashed")
         tail = "; procbot gave up restarting it" if inc.cause == "gave_up" else ""
         return f"{verb} {inc.crashes} times in {span}{tail}"
     return what
@@ -105,7 +108,9 @@ def incident_reply(inc: Incident, host: str, now: float) -> Reply:
             ephemeral=False,
             data=_data(inc, "alert"),
         )
-    fields = [Field("Program", name), Field("Host", host), Field("Exit", exit_description(inc))]
+    unhealthy = inc.cause == "unhealthy"
+    fields = [Field("Program", name), Field("Host", host),
+              Field("Health" if unhealthy else "Exit", exit_description(inc))]
     if inc.runtime is not None:
         fields.append(Field("Ran for", fmt.duration(inc.runtime)))
     if inc.kind == "managed":
@@ -117,9 +122,10 @@ def incident_reply(inc: Incident, host: str, now: float) -> Reply:
     # "web used 612 MiB > max_memory 512 MiB for 3 samples: restarting"; "killed by SIGTERM, restart in 1s"
     join = ": " if inc.cause == "memory_limit" else ", "
     next_part = f"{join}{inc.next_action}" if inc.next_action else ""
+    lead = f"{inc.program} unhealthy: " if unhealthy else ""  # "web unhealthy: GET /healthz returned 503 ..."
     return Reply(
         title=f"{inc.program} {_headline(inc)} on {host}",
-        text=f"{exit_description(inc)}{next_part}.",
+        text=f"{lead}{exit_description(inc)}{next_part}.",
         tone=Tone.ERROR,
         fields=fields,
         code="\n".join(inc.log_lines) if inc.log_lines else None,
@@ -132,9 +138,10 @@ def incident_reply(inc: Incident, host: str, now: float) -> Reply:
 def recovery_reply(inc: Incident, host: str, now: float) -> Reply:
     """Thread reply under the alert: the program stayed up for its minimum uptime."""
     down = (inc.resolved_at or now) - inc.opened_at
+    what = inc.resolution or "running again"
     return Reply(
         title=f"{inc.program} is running again on {host}",
-        text=f"{(inc.resolution or 'running again').capitalize()}; the incident lasted {fmt.duration(down)} "
+        text=f"{what[:1].upper()}{what[1:]}; the incident lasted {fmt.duration(down)} "
              f"with {_plural(inc.crashes, 'failure')}.",
         tone=Tone.OK,
         ephemeral=False,

@@ -15,8 +15,9 @@ What it does, end to end:
 * further failures while it is open, or within ``flap_window`` after it
   recovered, edit that alert in place: a flapping program is one message;
 * when the program has stayed up for its minimum uptime (``RUNNING``, or a
-  watched program found again) the alert is edited to "recovered" and a
-  recovery goes in its thread;
+  watched program found again), or an unhealthy one passes its health check
+  again (``HEALTHY``), the alert is edited to "recovered" and a recovery goes
+  in its thread;
 * an incident still open after ``repeat_interval`` is re-announced;
 * many programs failing together on one route become one grouped alert;
 * a silenced program's incident is recorded but nothing new is posted; when
@@ -150,6 +151,9 @@ class AlertPolicy:
             self._stopped.pop(ev.program, None)
         if kind.value in FAILURE_KINDS:
             await self._failure(ev)
+        elif kind is EventKind.HEALTHY:  # unhealthy, and a probe passed again (no restart)
+            await self._resolve(ev.program, ev.at, f"healthy again: {ev.message}" if ev.message else "healthy again",
+                                recovery=True)
         elif kind in (EventKind.RUNNING, EventKind.WATCH_FOUND):
             await self._resolve(ev.program, ev.at, f"running again (pid {ev.pid})" if ev.pid else "running again",
                                 recovery=True)

@@ -20,7 +20,7 @@ from core.store.registry import Registry
 from core.store.rollup import SampleRollup
 
 #: event kinds a digest counts as failures
-FAILURE_KINDS = ("crashed", "gave_up", "spawn_failed", "watch_lost", "memory_limit")
+FAILURE_KINDS = ("crashed", "gave_up", "spawn_failed", "watch_lost", "memory_limit", "unhealthy")
 #: who a start is "by" when the restart policy made it (the digest's "restarts")
 AUTO_RESTART_BY = "procbot (restart policy)"
 TOP_CRASHERS = 5

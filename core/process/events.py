@@ -38,6 +38,8 @@ class EventKind(StrEnum):
     WATCH_FOUND = "watch_found"
     ORPHAN_STOPPED = "orphan_stopped"  # alive at start-up but no longer configured: stopped
     MEMORY_LIMIT = "memory_limit"  # stayed above max_memory: restarted (core/process/memory_limit.py)
+    UNHEALTHY = "unhealthy"      # its health check failed `failures` times in a row (one per episode)
+    HEALTHY = "healthy"          # unhealthy, and a probe passed again: recovered without a restart
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class ProgramEvent:
 
 
 _STARTABLE = (State.STOPPED, State.EXITED, State.FATAL, State.SPAWN_ERROR, State.BACKOFF)
-_RUN = (State.STARTING, State.RUNNING)
+_RUN = (State.STARTING, State.RUNNING, State.UNHEALTHY)  # the states a stop may begin in
 _ENDS = (*_RUN, State.STOPPING)  # the states a run can end in
 #: the event each allowed move publishes (None: none). Its keys are exactly the moves of
 #: :data:`core.process.states.MOVES`. A run that ended with an exit the spec expects publishes
@@ -70,6 +72,8 @@ MOVE_EVENTS: Mapping[tuple[State, State], EventKind | None] = MappingProxyType({
     **{(old, State.STARTING): EventKind.STARTED for old in _STARTABLE},  # spawned (or adopted, young)
     (State.STOPPED, State.RUNNING): EventKind.STARTED,                   # adopted past min_uptime
     (State.STARTING, State.RUNNING): EventKind.RUNNING,                  # it lasted min_uptime
+    (State.RUNNING, State.UNHEALTHY): EventKind.UNHEALTHY,               # its health check failed
+    (State.UNHEALTHY, State.RUNNING): EventKind.HEALTHY,                 # a probe passed again
     **{(old, new): EventKind.SPAWN_FAILED for old in _STARTABLE for new in (State.SPAWN_ERROR, State.BACKOFF)},
     **{(old, State.FATAL): EventKind.GAVE_UP for old in (*_STARTABLE, *_ENDS)},
     **{(old, new): EventKind.CRASHED for old in _ENDS for new in (State.BACKOFF, State.EXITED)},

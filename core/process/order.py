@@ -16,20 +16,18 @@ import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from core.process.states import ProgramState, State
+from core.process.states import ProgramState
 from core.spec import Config
 from core.spec.instances import family
 
 
 def is_ready(st: ProgramState) -> bool:
-    """Whether a program counts as up for the programs that depend on it.
-
-    The one definition, for the sequencer and for anything else that asks. Today: running past
-    its ``min_uptime`` (a watched program: found running). The seam for health checks: a program
-    with a check is ready only while the check passes; whoever changes readiness without a state
-    move must publish an event on the bus, which is what wakes the programs waiting for it.
+    """Whether a program counts as up for the programs that depend on it: :attr:`ProgramState.ready`
+    (running past its ``min_uptime``, or found running if watched; and healthy when it has a health
+    check). A state move wakes the waiting programs through the bus; a first passing probe, which
+    moves no state, through the runner's ``on_ready`` (the sequencer's ``poke``).
     """
-    return st.state is State.RUNNING
+    return st.ready
 
 
 @dataclass(frozen=True)

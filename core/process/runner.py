@@ -4,6 +4,10 @@ All transitions for a program go through its runner's :meth:`ProgramRunner._chan
 against :data:`core.process.states.MANAGED_MOVES`, publishing the event the move derives), and every
 request-driven transition holds the runner's lock, so two restarts of one program at once never
 spawn two copies. What an exit leads to is decided by :mod:`core.process.restart_policy`, purely.
+
+A program with a ``health`` table has a :class:`core.health.monitor.HealthMonitor`: started by the move
+to ``running``, ended by any move out of running/unhealthy (awaited on a stop), it reports verdicts that
+the runner turns into ``running <-> unhealthy`` moves and, with ``on_unhealthy = "restart"``, a restart.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from pathlib import Path
 
 from core.clock import Clock
 from core.errors import AlreadyRunning, IllegalTransition, NotRunning, SpawnFailed, SpawnSettingError
+from core.health.monitor import HealthMonitor
+from core.health.verdict import ProbeResult, Verdict
 from core.logd.client import ChildOutput, ChildStreams, DirectFiles
 from core.process import procfs, spawn_args
 from core.process.events import EventBus, change_state
@@ -35,6 +41,12 @@ from core.store.run_log import RunLog
 
 log = logging.getLogger(__name__)
 
+#: who an automatic restart is by (the digest counts the starts made so)
+RESTART_BY = "procbot (restart policy)"
+#: who stops an unhealthy program to restart it (on_unhealthy = "restart")
+HEALTH_BY = "procbot (health check)"
+
+
 class ProgramRunner:
     def __init__(
         self,
@@ -49,8 +61,12 @@ class ProgramRunner:
         env: Mapping[str, str],
         tasks: Callable[[asyncio.Task[None]], None],
         logs: ChildOutput | None = None,
+        on_ready: Callable[[], None] | None = None,
     ) -> None:
         self.spec = spec
+        #: told when the program becomes ready without a state move (its first passing health probe), so
+        #: programs that depend on it (core.process.sequencer) hear of it; a state move reaches them on the bus
+        self._on_ready = on_ready
         self.policy = RestartPolicy.of(spec)
         self.sweeper = Sweeper(identity, spec.name, spec.stop_signal, spec.stop_timeout, clock)
         self.run_log = run_log
@@ -73,12 +89,40 @@ class ProgramRunner:
         self._stopping = False
         self._sweep: asyncio.Future[None] | None = None
         self.nonce: str | None = None  # the current run's, as in its environment tag and its row
+        self.st.health_checked = spec.health is not None
+        #: the program's health check, probing while it runs; None without one (no task, no cost)
+        self.health = self._health_monitor()
+        self._ready = asyncio.Event()  # set while self.st.ready (see wait_ready)
 
     def _change_state(self, new: State, *, clean_exit: bool = False, at: float | None = None,
                       **fields: object) -> None:
-        """The only assignment of this program's state: checked, then published as the move's event."""
+        """The only assignment of this program's state: checked, then published as the move's event.
+
+        A move also starts or ends the health check (probing while running or unhealthy) and sets readiness.
+        """
         change_state(self.st, new, self.bus, self.clock.time() if at is None else at, clean_exit=clean_exit,
                      **fields)
+        if self.health is not None:
+            if new is State.RUNNING:
+                self.health.start(self.st.started_mono if self.st.started_mono is not None
+                                  else self.clock.monotonic())
+            elif new is not State.UNHEALTHY:  # the run ended or is ending: its verdict goes with it
+                self.health.cancel()
+                self.st.healthy, self.st.health_detail = None, ""
+        self._follow_ready()
+
+    def _follow_ready(self) -> None:
+        if not self.st.ready:
+            self._ready.clear()
+        elif not self._ready.is_set():
+            self._ready.set()
+            if self._on_ready is not None:
+                self._on_ready()
+
+    async def wait_ready(self) -> None:
+        """Return once the program is ready (:attr:`ProgramState.ready`): running, and healthy when it
+        has a health check. What a dependent's start waits for; the caller bounds it with a timeout."""
+        await self._ready.wait()
 
     @property
     def _tally(self) -> Tally:
@@ -354,7 +398,7 @@ class ProgramRunner:
             self._restart_timer = None
             if self.st.state is not State.BACKOFF:
                 return  # a manual stop or start got there first
-            by = "procbot (restart policy)"
+            by = RESTART_BY
             try:
                 await self._leftovers_gone()
                 args = await self._spawn_args()
@@ -369,9 +413,69 @@ class ProgramRunner:
             self._restart_timer.cancel()
             self._restart_timer = None
 
+    # -- health ----------------------------------------------------------
+    def _health_monitor(self) -> HealthMonitor | None:
+        spec = self.spec
+        if spec.health is None:
+            return None
+        from core.health.probes import probe_for  # aiohttp and friends, only for a program with a check
+
+        health = spec.health
+        return HealthMonitor(
+            spec.name, health, clock=self.clock, report=self._health_report, own=self._own_task,
+            probe=lambda: probe_for(health, env=self.env, cwd=self._resolve(spec.cwd) if spec.cwd else None))
+
+    def _health_report(self, result: ProbeResult, verdict: Verdict | None) -> bool:
+        """A probe's result, and the verdict when it changed; False: stop probing (a restart is coming)."""
+        st = self.st
+        st.health_detail = result.detail
+        if verdict is None:
+            return True
+        st.healthy = verdict.healthy
+        if verdict.healthy:
+            if st.state is State.UNHEALTHY:  # recovered without a restart (on_unhealthy = "alert")
+                st.message = ""
+                log.info("%s is healthy again: %s", st.name, verdict.text)
+                self._change_state(State.RUNNING, pid=st.pid, restarts=st.restarts, message=verdict.text)
+            else:
+                self._follow_ready()  # its first passing probe: ready
+            return True
+        if st.state is not State.RUNNING:
+            return True
+        restart = self.spec.on_unhealthy == "restart"
+        st.message = f"unhealthy: {verdict.text}"
+        output = f"; last output: {result.output}" if result.output else ""  # masked and bounded
+        log.warning("%s unhealthy: %s%s", st.name, verdict.text, output)
+        self._change_state(State.UNHEALTHY, pid=st.pid, restarts=st.restarts, message=verdict.text,
+                           next_action="restarting" if restart else "keeps running (on_unhealthy = alert)")
+        if restart:
+            self._own_task(asyncio.ensure_future(self._health_restart()))
+        return not restart
+
+    async def _health_restart(self) -> None:
+        """on_unhealthy = "restart": stop the unhealthy run and start a new one, an automatic restart.
+
+        Not a failure for the give-up rule: a program that is unhealthy because what it needs is down
+        would otherwise be given up and stay down after that comes back (Docker and Kubernetes restart
+        it for as long as it takes; the incident is one alert, edited, however often it happens).
+        """
+        async with self.lock:
+            if self.st.state is not State.UNHEALTHY:
+                return  # stopped, restarted or exited meanwhile
+            await self._stop_locked(HEALTH_BY)
+            self.st.restarts += 1
+            try:
+                await self._leftovers_gone()
+                self._spawn(RESTART_BY, retry=True)
+            except Exception as e:  # as in _auto_restart: never left stopped with nothing scheduled
+                log.exception("restarting %s failed", self.st.name)
+                self._spawn_failed(RESTART_BY, f"cannot start `{self.st.name}`: {e}", retry=True)
+
     # -- stopping --------------------------------------------------------
     async def _stop_locked(self, by: str) -> None:
         st, spec = self.st, self.spec
+        if self.health is not None:
+            await self.health.stop()  # no probe in flight (or about to report) while the program stops
         if st.state is State.BACKOFF:
             self._cancel_restart_timer()
             await self._leftovers_gone()
@@ -430,6 +534,8 @@ class ProgramRunner:
 
     async def detach(self) -> None:
         """Stop watching without touching the process (procbot exits, programs keep running)."""
+        if self.health is not None:
+            await self.health.stop()
         self._cancel_restart_timer()
         if self._uptime_timer:
             self._uptime_timer.cancel()

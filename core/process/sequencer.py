@@ -70,8 +70,12 @@ class Sequencer:
             await queue.get()
             while not queue.empty():
                 queue.get_nowait()
-            changed, self._changed = self._changed, asyncio.Event()
-            changed.set()
+            self.poke()
+
+    def poke(self) -> None:
+        """Something that readiness depends on changed: every waiting start looks again."""
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     def _state(self, name: str) -> ProgramState | None:
         try:

@@ -20,6 +20,7 @@ class State(StrEnum):
     STOPPED = "stopped"
     STARTING = "starting"        # spawned, not yet up for min_uptime
     RUNNING = "running"
+    UNHEALTHY = "unhealthy"      # running, but its health check failed `failures` times in a row
     BACKOFF = "backoff"          # waiting to restart after a crash
     STOPPING = "stopping"
     EXITED = "exited"            # exited and policy says stay down
@@ -33,18 +34,21 @@ class State(StrEnum):
 
 
 # -- the sets the code tests against: each question about states is answered here, once --------
-#: a process of the program is alive (it has a pid worth showing, CPU and memory)
-UP_STATES: frozenset[State] = frozenset({State.STARTING, State.RUNNING, State.STOPPING})
+#: a process of the program is alive (it has a pid worth showing, CPU and memory); unhealthy too: alive is
+#: not the same as well (see ProgramState.ready)
+UP_STATES: frozenset[State] = frozenset({State.STARTING, State.RUNNING, State.UNHEALTHY, State.STOPPING})
 #: a start is refused with "already running"
-STARTED_STATES: frozenset[State] = frozenset({State.STARTING, State.RUNNING})
+STARTED_STATES: frozenset[State] = frozenset({State.STARTING, State.RUNNING, State.UNHEALTHY})
 #: running or about to run again: `stop` applies, and a reload restarts it with the new spec
 ACTIVE_STATES: frozenset[State] = UP_STATES | {State.BACKOFF}
 #: failed, and stays so until a person acts (procbot will not bring it back by itself): tone "error"
 BROKEN_STATES: frozenset[State] = frozenset({State.FATAL, State.SPAWN_ERROR, State.MISSING})
-#: is a failure: broken, or crashed and waiting for the restart policy. `status` warns when any is shown
-FAILED_STATES: frozenset[State] = BROKEN_STATES | {State.BACKOFF}
-#: not running and not stopped on request: failed, or exited and left down by the policy (the digest's "down")
-DOWN_STATES: frozenset[State] = FAILED_STATES | {State.EXITED}
+#: is a failure: broken, crashed and waiting for the restart policy, or up but failing its health check.
+#: `status` warns when any is shown
+FAILED_STATES: frozenset[State] = BROKEN_STATES | {State.BACKOFF, State.UNHEALTHY}
+#: not running and not stopped on request: failed with no process (unhealthy is failed but up), or exited
+#: and left down by the policy (the digest's "down")
+DOWN_STATES: frozenset[State] = (FAILED_STATES - UP_STATES) | {State.EXITED}
 
 # -- the moves a program may make; anything else is a bug and raises IllegalTransition ------------
 #: the start moves: spawned (by hand or by the restart policy), or refused by the OS (by hand: spawn-error;
@@ -59,7 +63,11 @@ MANAGED_MOVES: Mapping[State, frozenset[State]] = MappingProxyType({
     State.BACKOFF: _START | {State.STOPPED},       # BACKOFF -> STOPPED: stopped while waiting to restart
     # STARTING -> RUNNING: it lasted min_uptime. An exit: restart (backoff), stay down (exited), give up (fatal)
     State.STARTING: frozenset({State.RUNNING, State.BACKOFF, State.EXITED, State.FATAL, State.STOPPING}),
-    State.RUNNING: frozenset({State.BACKOFF, State.EXITED, State.FATAL, State.STOPPING}),
+    # RUNNING -> UNHEALTHY: its health check failed `failures` times in a row (core.health)
+    State.RUNNING: frozenset({State.UNHEALTHY, State.BACKOFF, State.EXITED, State.FATAL, State.STOPPING}),
+    # UNHEALTHY -> RUNNING: a probe passed again (on_unhealthy = "alert"); -> STOPPING: stopped, or the
+    # health restart (on_unhealthy = "restart"); an exit is decided like any exit
+    State.UNHEALTHY: frozenset({State.RUNNING, State.STOPPING, State.BACKOFF, State.EXITED, State.FATAL}),
     # STOPPING -> STOPPED: the stop ended. The others: the exit of a stop that was cancelled half-way,
     # decided like any exit
     State.STOPPING: frozenset({State.STOPPED, State.BACKOFF, State.EXITED, State.FATAL}),
@@ -103,6 +111,20 @@ class ProgramState:
     cpu_percent: float = 0.0
     rss_bytes: int = 0
     tree_pids: list[int] = field(default_factory=list)
+    #: the program has a health check (core.health); without one, running is ready
+    health_checked: bool = False
+    #: the health check's verdict on the current run: None before its first one (or with no check),
+    #: True healthy, False unhealthy. Reset to None when the run ends
+    healthy: bool | None = None
+    health_detail: str = ""             # the last probe, in words: "GET /healthz returned 200"
+
+    @property
+    def ready(self) -> bool:
+        """Ready for what needs it (a dependent's start): running, and healthy if it has a health check.
+
+        The one definition of readiness; :meth:`core.process.runner.ProgramRunner.wait_ready` awaits it.
+        """
+        return self.state is State.RUNNING and (not self.health_checked or self.healthy is True)
 
     def uptime(self, now: float) -> float | None:
         if self.state.is_up and self.started_at is not None:
@@ -127,4 +149,6 @@ class ProgramState:
             "cpu_percent": round(self.cpu_percent, 1),
             "rss_bytes": self.rss_bytes,
             "adopted": self.adopted,
+            "healthy": self.healthy,
+            "ready": self.ready,
         }

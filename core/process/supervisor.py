@@ -85,6 +85,7 @@ class Supervisor:
             self.runners[spec.name] = ProgramRunner(
                 spec, run_log=self.run_log, identity=self.identity, bus=self.bus, clock=self.clock,
                 log_dir=config.log_dir, base_dir=config.base_dir, env=env, tasks=self._own, logs=self.logs,
+                on_ready=self.sequencer.poke,
             )
         for wspec in watch:
             self.watched[wspec.name] = WatchedProgram(wspec, bus=self.bus, clock=self.clock,

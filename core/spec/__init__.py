@@ -19,7 +19,7 @@ from core.spec.platforms import (
     SlackSettings,
     WebhookSpec,
 )
-from core.spec.programs import Backoff, GiveUp, LogRotation, ProcbotSettings, ProgramSpec, WatchSpec
+from core.spec.programs import Backoff, GiveUp, HealthSpec, LogRotation, ProcbotSettings, ProgramSpec, WatchSpec
 
 __all__ = [
     "DESTINATION_PATTERN",
@@ -38,6 +38,7 @@ __all__ = [
     "DiscordSettings",
     "GiveUp",
     "Grant",
+    "HealthSpec",
     "LogRotation",
     "Permissions",
     "ProcbotSettings",

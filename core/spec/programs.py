@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from core.health.targets import host_port, http_target
 from core.spec.base import (
     NAME_PATTERN,
     checked_path,
@@ -97,6 +98,43 @@ def _dependency_names(v: list[str]) -> list[str]:
     return v
 
 
+def _http_url(v: str | None) -> str | None:
+    if v is not None:
+        http_target(v)
+    return v
+
+
+def _tcp_target(v: str | None) -> str | None:
+    if v is not None:
+        host_port(v)
+    return v
+
+
+def _health_argv(v: list[str] | None) -> list[str] | None:
+    return None if v is None else _argv(v)
+
+
+@spec_model
+class HealthSpec:
+    """A program's health check: one probe, run every ``interval`` while it runs (see core.health)."""
+
+    http: str | None = setting(None, check=_http_url,
+                               description="GET this URL; a 2xx or 3xx answer is healthy (redirects not followed)")
+    tcp: str | None = setting(None, check=_tcp_target, description="host:port that must accept a connection")
+    command: list[str] | None = setting(None, min_length=1, before=_not_a_shell_string, check=_health_argv,
+                                        description="argv run without a shell; exit 0 is healthy")
+    interval: float = setting(10.0, ge=0.1, le=86400, description="seconds from one probe's end to the next")
+    timeout: float = setting(5.0, gt=0, le=3600, description="seconds a probe may take; a hung one fails")
+    failures: int = setting(3, ge=1, le=1000, description="consecutive failed probes before unhealthy")
+    start_period: float = setting(0.0, ge=0, le=86400,
+                                  description="seconds after the start when failed probes do not count")
+    allow_remote: bool = setting(False, description="allow a target that is not this host (loopback)")
+
+    def _check(self) -> None:
+        if sum(x is not None for x in (self.http, self.tcp, self.command)) != 1:
+            raise ValueError("give exactly one of http, tcp or command")
+
+
 @spec_model
 class ProgramSpec:
     """A program procbot starts and keeps alive (managed)."""
@@ -144,13 +182,6 @@ class ProgramSpec:
     restart_cron: str | None = setting(None, description="five-field cron: restart the program if running")
     restart_cron_timezone: str = setting("UTC", description="IANA time zone of restart_cron")
 
-    def _check(self) -> None:
-        if self.max_memory_hard is not None:
-            if self.max_memory is None:
-                raise ValueError("max_memory_hard needs max_memory (the restart limit it backs up)")
-            if self.max_memory_hard < self.max_memory:
-                raise ValueError("max_memory_hard is below max_memory: the kernel would kill the program "
-                                 "before procbot could restart it")
     # -- instances and start order (issue 11): expanded in core/spec/instances.py, checked across programs in
     #    core/spec/order.py, carried out by core/process/order.py
     instances: int = setting(1, ge=1, le=MAX_INSTANCES,
@@ -159,6 +190,19 @@ class ProgramSpec:
                                     description="programs (or watched programs) that must be ready first")
     priority: int = setting(999, ge=-1_000_000, le=1_000_000,
                             description="lower starts first and stops last (supervisord's priority)")
+    # -- health checks (helper C, core.health): probed while the program runs; a program that fails
+    # `health.failures` probes in a row is `unhealthy`, alerted once, and restarted or left running
+    health: HealthSpec | None = None
+    on_unhealthy: Literal["restart", "alert"] = setting(
+        "restart", description="restart: restart it (like a liveness probe); alert: only alert, keep it running")
+
+    def _check(self) -> None:
+        if self.max_memory_hard is not None:
+            if self.max_memory is None:
+                raise ValueError("max_memory_hard needs max_memory (the restart limit it backs up)")
+            if self.max_memory_hard < self.max_memory:
+                raise ValueError("max_memory_hard is below max_memory: the kernel would kill the program "
+                                 "before procbot could restart it")
 
 
 @spec_model

@@ -32,13 +32,19 @@ def test_an_offline_table_alone_needs_no_tls(table: str) -> None:
     assert not needs_tls({table: {}})
 
 
+def test_a_health_check_over_http_tcp_or_a_command_needs_no_tls() -> None:
+    checks = [{"http": "http://127.0.0.1:8080/healthz"}, {"tcp": "127.0.0.1:5432"}, {"command": ["true"]}]
+    assert not needs_tls({"program": [{"name": f"p{i}", "health": h} for i, h in enumerate(checks)]})
+
+
 @pytest.mark.parametrize("data", [
     {"slack": {}},
     {"discord": {}},
     {"a_table_added_later": {}},
     {"alerts": {"route": [{"to": ["console", "slack:C1"]}]}},
     {"digest": [{"name": "daily", "cron": "0 9 * * *", "to": ["discord:123"]}]},
-], ids=["slack", "discord", "unknown-table", "alert-to-a-chat", "digest-to-a-chat"])
+    {"program": [{"name": "web", "health": {"http": "https://127.0.0.1:8443/healthz"}}]},
+], ids=["slack", "discord", "unknown-table", "alert-to-a-chat", "digest-to-a-chat", "https-health-check"])
 def test_a_config_that_can_reach_the_network_keeps_tls(data: dict[str, object]) -> None:
     assert needs_tls(data)
 

@@ -14,6 +14,7 @@ from core.actor import CommandContext
 from core.commands.grammar import Command
 from core.commands.verbs import Services
 from core.errors import NotRunning
+from core.health.targets import describe
 from core.logd.client import describe_stats
 from core.process import spawn_args
 from core.process.logs import log_path
@@ -89,6 +90,7 @@ async def info(env: Services, cmd: Command, ctx: CommandContext, programs: list[
             Field("Restarts", str(st.restarts)),
             Field("Stop", f"{spec.stop_signal}, then SIGKILL after {fmt.duration(spec.stop_timeout)}"),
             *[Field(label, text, inline=False) for label, text in await _spawn_settings(spec, sup.config.base_dir)],
+            *_health_fields(spec, st),
             Field("Log file", str(log_path(sup.config.log_dir, name)), inline=False),
             Field("Log", describe_stats(await sup.logs.stats(name)), inline=False),
         ]
@@ -159,12 +161,21 @@ def _order_fields(spec: ProgramSpec) -> list[Field]:
     return out
 
 
+def _health_fields(spec: ProgramSpec, st: ProgramState) -> list[Field]:
+    if spec.health is None:
+        return []
+    verdict = {None: "not judged yet", True: "healthy", False: "unhealthy"}[st.healthy]
+    last = f"; last probe: {st.health_detail}" if st.health_detail else ""
+    return [Field("Health check", f"{describe(spec.health)}; on unhealthy: {spec.on_unhealthy}", inline=False),
+            Field("Health", f"{verdict}{last}", inline=False)]
+
+
 def _detail(st: ProgramState, now: float) -> str:
     if st.state is State.BACKOFF and st.next_start_at:
         return f"restart in {fmt.duration(max(0.0, st.next_start_at - now))} ({fmt.exit_text(st.exit_code, st.signal)})"
     if st.state in (State.EXITED, State.FATAL):
         return f"{fmt.exit_text(st.exit_code, st.signal)}; {st.message}".strip("; ")
-    if st.state in (State.SPAWN_ERROR, State.MISSING, State.STOPPED):
+    if st.state in (State.SPAWN_ERROR, State.MISSING, State.STOPPED, State.UNHEALTHY):
         return st.message
     if st.restarts:
         return f"{st.restarts} restarts"

@@ -30,7 +30,8 @@ def test_every_state_has_a_tone_and_an_emoji() -> None:
 
 
 def test_the_named_sets_nest_as_their_names_say() -> None:
-    assert BROKEN_STATES < FAILED_STATES < DOWN_STATES
+    assert BROKEN_STATES < FAILED_STATES - UP_STATES < DOWN_STATES
+    assert {State.UNHEALTHY} == FAILED_STATES & UP_STATES  # failing, but its process is alive
     assert not UP_STATES & DOWN_STATES
     assert UP_STATES < ACTIVE_STATES
     assert {s for s in State if s.is_up} == UP_STATES
