@@ -213,3 +213,19 @@ async def test_a_dependency_slow_to_be_ready_leaves_the_dependent_waiting(make_a
     assert "`web` waits for db, not ready after 0.2 s; it starts once they are." in reply.text
     assert app.supervisor.state("web").message == "waiting for db"
     await wait_for(lambda: running(app, "db", "web"), timeout=20)
+
+
+async def test_a_dependent_of_a_health_checked_program_starts_once_its_first_probe_passes(make_app, tmp_path):
+    flag = tmp_path / "db-ready"
+    check = [PY, "-c", f"import os, sys; sys.exit(0 if os.path.exists({str(flag)!r}) else 1)"]
+    app, q = await started_app(make_app, [
+        prog("web", depends_on=["db"]),
+        prog("db", health={"command": check, "interval": 0.2, "timeout": 5.0, "failures": 1000}),
+    ])
+    await wait_for(lambda: running(app, "db"))
+    await asyncio.sleep(1.0)  # several failing probes: running, not ready, and web still waits
+    assert app.supervisor.state("web").state is State.STOPPED
+    assert app.supervisor.state("web").message == "waiting for db"
+    flag.touch()  # the next probe passes: no state moves, and web starts all the same
+    await wait_for(lambda: running(app, "web"))
+    assert app.supervisor.state("db").healthy is True
