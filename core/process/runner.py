@@ -466,7 +466,7 @@ class ProgramRunner:
             self.st.restarts += 1
             try:
                 await self._leftovers_gone()
-                self._spawn(RESTART_BY, retry=True)
+                self._spawn(RESTART_BY, True, await self._spawn_args())
             except Exception as e:  # as in _auto_restart: never left stopped with nothing scheduled
                 log.exception("restarting %s failed", self.st.name)
                 self._spawn_failed(RESTART_BY, f"cannot start `{self.st.name}`: {e}", retry=True)

@@ -218,7 +218,7 @@ async def test_a_dependency_slow_to_be_ready_leaves_the_dependent_waiting(make_a
 async def test_a_dependent_of_a_health_checked_program_starts_once_its_first_probe_passes(make_app, tmp_path):
     flag = tmp_path / "db-ready"
     check = [PY, "-c", f"import os, sys; sys.exit(0 if os.path.exists({str(flag)!r}) else 1)"]
-    app, q = await started_app(make_app, [
+    app, _events = await started_app(make_app, [
         prog("web", depends_on=["db"]),
         prog("db", health={"command": check, "interval": 0.2, "timeout": 5.0, "failures": 1000}),
     ])
