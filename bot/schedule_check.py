@@ -24,15 +24,7 @@ def digest_problems(config: Config, now: float | None = None) -> list[tuple[str,
         if d.name in seen:
             out.append((f"{key}.name", f"digest name {d.name!r} is used twice"))
         seen.add(d.name)
-        try:
-            zone(d.timezone)
-        except ScheduleError as e:
-            out.append((f"{key}.timezone", e.problem))
-            continue
-        try:
-            check_fires(d.cron, d.timezone, time.time() if now is None else now)
-        except ScheduleError as e:
-            out.append((f"{key}.{e.field}", e.problem))
+        out += _schedule_problems(d.cron, d.timezone, f"{key}.cron", f"{key}.timezone", now)
     return out
 
 
@@ -40,16 +32,23 @@ def restart_cron_problems(config: Config, now: float | None = None) -> list[tupl
     """(key, problem) pairs, e.g. ``("program[web].restart_cron_timezone", "unknown time zone 'Mars/Base'")``."""
     out: list[tuple[str, str]] = []
     for p in config.program:
-        if p.restart_cron is None:
-            continue
-        key = f"program[{p.name}]"
-        try:
-            zone(p.restart_cron_timezone)
-        except ScheduleError as e:
-            out.append((f"{key}.restart_cron_timezone", e.problem))
-            continue
-        try:
-            check_fires(p.restart_cron, p.restart_cron_timezone, time.time() if now is None else now)
-        except ScheduleError as e:
-            out.append((f"{key}.restart_cron", e.problem))
+        if p.restart_cron is not None:
+            key = f"program[{p.name}]"
+            out += _schedule_problems(p.restart_cron, p.restart_cron_timezone, f"{key}.restart_cron",
+                                      f"{key}.restart_cron_timezone", now)
     return out
+
+
+def _schedule_problems(cron: str, timezone: str, cron_key: str, zone_key: str,
+                       now: float | None) -> list[tuple[str, str]]:
+    """One schedule: its zone must exist, then its expression must parse and fire (the zone's problem first:
+    a fire time cannot be searched for in a zone that does not exist)."""
+    try:
+        zone(timezone)
+    except ScheduleError as e:
+        return [(zone_key, e.problem)]
+    try:
+        check_fires(cron, timezone, time.time() if now is None else now)
+    except ScheduleError as e:
+        return [(cron_key if e.field == "cron" else zone_key, e.problem)]
+    return []
