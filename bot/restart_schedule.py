@@ -68,8 +68,9 @@ class RestartSchedule:
             self._worker = None
 
     def sync(self, config: Config) -> None:
-        """One job per program with a ``restart_cron``: add, replace and remove to match ``config``."""
-        wanted = {p.name: (p.restart_cron, p.restart_cron_timezone) for p in config.program if p.restart_cron}
+        """One job per program with a ``restart_cron`` (per instance: each is a program of its own): add,
+        replace and remove to match ``config``."""
+        wanted = {p.name: (p.restart_cron, p.restart_cron_timezone) for p in config.managed if p.restart_cron}
         for name in [n for n, s in self.schedules.items() if wanted.get(n) != s]:
             if self.scheduler is not None:
                 self.scheduler.remove_job(job_id(name))

@@ -16,6 +16,7 @@ from bot.restart_schedule import BY, job_id
 from core.actor import Actor, CommandContext
 from core.errors import ConfigProblems
 from core.process.events import EventKind
+from core.spec.instances import instance_name
 from tests.alert_fixtures import alert_program, alert_rig
 from tests.conftest import sleeper
 from tests.helpers import wait_for
@@ -48,6 +49,20 @@ async def test_the_cron_job_restarts_a_running_program(make_app):
         seen = [events.get_nowait() for _ in range(events.qsize())]
         assert [(e.kind, e.by) for e in seen if e.kind in (EventKind.STOPPED, EventKind.STARTED)] == [
             (EventKind.STOPPED, BY), (EventKind.STARTED, BY)]
+
+
+async def test_the_cron_job_restarts_every_instance_of_a_program(make_app):
+    async with alert_rig(make_app, [alert_program("web", instances=2, **NIGHTLY)]) as rig:
+        names = [instance_name("web", i) for i in range(2)]
+        old = {n: await rig.wait_running(n) for n in names}
+        restarts = rig.alerting.restarts
+        for n in names:  # one job each, as each instance is its own program
+            job = restarts.scheduler.get_job(job_id(n))
+            await job.func(*job.args)
+        await restarts.settled()
+        sup = rig.app.supervisor
+        await wait_for(lambda: all(sup.state(n).state.value == "running" for n in names))
+        assert all(sup.state(n).pid != old[n] and sup.state(n).restarts == 1 for n in names)
 
 
 async def test_the_cron_job_leaves_a_stopped_program_stopped(make_app):
