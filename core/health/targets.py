@@ -82,14 +82,17 @@ class _Program(Protocol):
 
 def remote_problems(programs: Iterable[_Program]) -> list[tuple[str, str]]:
     """(key, problem) for each health target off this host that its table does not allow."""
+    from core.spec.instances import PLACEHOLDER  # here: core.spec imports this module for its rules
+
     out: list[tuple[str, str]] = []
     for p in programs:
         h = p.health
         if h is None or h.allow_remote:
             continue
-        if h.http is not None and not is_loopback(host := http_target(h.http).host):
+        # as configured, before instances are expanded: judged as instance 0's ("127.0.0.1:900{instance}")
+        if h.http is not None and not is_loopback(host := http_target(h.http.replace(PLACEHOLDER, "0")).host):
             out.append((f"program[{p.name}].health.http", _remote(host)))
-        if h.tcp is not None and not is_loopback(host := host_port(h.tcp)[0]):
+        if h.tcp is not None and not is_loopback(host := host_port(h.tcp.replace(PLACEHOLDER, "0"))[0]):
             out.append((f"program[{p.name}].health.tcp", _remote(host)))
     return out
 

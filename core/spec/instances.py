@@ -7,7 +7,8 @@ separator because a configured name can never hold it (``NAME_PATTERN``), so an 
 never collides with a program's, a log file's or a group's.
 
 ``{instance}`` (the instance number, ``0`` for a program without instances) is replaced in the
-command's arguments, the values of ``env`` and ``cwd``, and nowhere else. Any other ``{...}`` is
+command's arguments, the values of ``env``, ``cwd`` and the health check's target (``http``, ``tcp``,
+``command``: each instance answers on its own port), and nowhere else. Any other ``{...}`` is
 left as written: argv often carries JSON, format strings or ``${VAR}`` templates meant for the
 program itself, and refusing them would break configs that work today.
 
@@ -59,15 +60,23 @@ def expand(spec: ProgramSpec) -> list[ProgramSpec]:
 
 
 def _mentions_placeholder(spec: ProgramSpec) -> bool:
+    h = spec.health
     return (any(PLACEHOLDER in a for a in spec.command) or any(PLACEHOLDER in v for v in spec.env.values())
-            or (spec.cwd is not None and PLACEHOLDER in spec.cwd))
+            or (spec.cwd is not None and PLACEHOLDER in spec.cwd)
+            or (h is not None and any(PLACEHOLDER in t for t in (h.http or "", h.tcp or "", *(h.command or ())))))
 
 
 def _instance(spec: ProgramSpec, index: int, name: str) -> ProgramSpec:
+    h = spec.health
+    if h is not None:  # each instance answers on its own port: "http://127.0.0.1:900{instance}/healthz"
+        h = dataclasses.replace(
+            h, http=_fill(h.http, index) if h.http is not None else None,
+            tcp=_fill(h.tcp, index) if h.tcp is not None else None,
+            command=[_fill(a, index) for a in h.command] if h.command is not None else None)
     return dataclasses.replace(
         spec, name=name, command=[_fill(a, index) for a in spec.command],
         env={k: _fill(v, index) for k, v in spec.env.items()},
-        cwd=_fill(spec.cwd, index) if spec.cwd is not None else None)
+        cwd=_fill(spec.cwd, index) if spec.cwd is not None else None, health=h)
 
 
 def expand_all(specs: list[ProgramSpec]) -> list[ProgramSpec]:

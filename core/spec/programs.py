@@ -14,7 +14,7 @@ from core.spec.base import (
     setting,
     spec_model,
 )
-from core.spec.instances import MAX_INSTANCES
+from core.spec.instances import MAX_INSTANCES, PLACEHOLDER
 from core.spec.limits import checked_limits, checked_umask
 from core.spec.sizes import memory_size, size_or_none
 
@@ -100,13 +100,13 @@ def _dependency_names(v: list[str]) -> list[str]:
 
 def _http_url(v: str | None) -> str | None:
     if v is not None:
-        http_target(v)
+        http_target(v.replace(PLACEHOLDER, "0"))  # each instance's own URL: "http://127.0.0.1:900{instance}/"
     return v
 
 
 def _tcp_target(v: str | None) -> str | None:
     if v is not None:
-        host_port(v)
+        host_port(v.replace(PLACEHOLDER, "0"))
     return v
 
 

@@ -178,3 +178,36 @@ async def test_procbot_exiting_without_stopping_programs_cancels_and_awaits_the_
 
         assert health_tasks("web") == [] and app.supervisor.runners["web"].health.task is None  # type: ignore[union-attr]
         assert st.pid is not None and st.state.is_up  # the program itself runs on
+
+
+def _free_port_pair() -> int:
+    """A base B such that loopback ports B0 and B1 (``f"{B}{instance}"``) are both free now."""
+    import socket
+
+    for base in range(2300, 6500, 7):
+        socks = []
+        try:
+            for i in (0, 1):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", int(f"{base}{i}")))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free pair of loopback ports")
+
+
+async def test_each_instance_is_checked_on_its_own_port(make_app, tmp_path: Path):
+    base = _free_port_pair()
+    program = http_program("web", 0, tmp_path / "sick{instance}", on_unhealthy="alert", instances=2)
+    program["command"][3] = f"{base}{{instance}}"  # the server's port: web:0 on B0, web:1 on B1
+    program["health"]["http"] = f"http://127.0.0.1:{base}{{instance}}/healthz"
+    app = await make_app([program])
+    web0, web1 = app.supervisor.state("web:0"), app.supervisor.state("web:1")
+    await wait_for(lambda: web0.healthy is True and web1.healthy is True)
+    (tmp_path / "sick1").touch()  # only web:1 answers 503
+    await wait_for(lambda: web1.state is S.UNHEALTHY)
+    assert web0.state is S.RUNNING and web0.healthy is True
