@@ -185,7 +185,7 @@ class ProgramSpec:
     # -- instances and start order (issue 11): expanded in core/spec/instances.py, checked across programs in
     #    core/spec/order.py, carried out by core/process/order.py
     instances: int = setting(1, ge=1, le=MAX_INSTANCES,
-                             description="run N copies, NAME:0 ... NAME:N-1; {instance} in command, env, cwd")
+                             description="run N copies, NAME:0 ... NAME:N-1; {instance} in command, env, cwd, health")
     depends_on: list[str] = setting(factory=list, check=_dependency_names,
                                     description="programs (or watched programs) that must be ready first")
     priority: int = setting(999, ge=-1_000_000, le=1_000_000,
