@@ -162,6 +162,17 @@ async def test_clear_empties_the_log_while_the_program_keeps_writing_whole_lines
     assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
 
 
+async def test_clear_of_one_instance_empties_its_log_only(make_app):
+    app = await make_app([{"name": "web", "command": TICKER, "instances": 2}])
+    paths = [log_path(app.config.log_dir, f"web:{i}") for i in range(2)]
+    for p in paths:
+        await wait_for(lambda p=p: _ready(p, "tick 20\n"))
+    reply = await app.dispatcher.handle("clear web:1", CLI)
+    assert reply.ok, reply.text
+    assert "tick 0" in paths[0].read_text().splitlines()  # web:0's log is untouched
+    assert "tick 0" not in paths[1].read_text().splitlines()
+
+
 async def test_clear_is_audited(make_app):
     app = await make_app([{"name": "web", "command": TICKER}])
     await wait_for(lambda: _ready(log_path(app.config.log_dir, "web"), "tick 1\n"))
