@@ -55,22 +55,40 @@ def unique_tag(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
+#: PF_KTHREAD in /proc/<pid>/stat's flags: kernel threads have no command line, and never will
+_PF_KTHREAD = 0x00200000
+
+
 def tagged_pids(tag: str) -> list[int]:
-    """Live (non-zombie) processes whose command line contains ``tag``."""
+    """Live (non-zombie) processes whose command line contains ``tag``.
+
+    A program spawned a moment ago can show an empty command line: the kernel closes the exec
+    error pipe (so Popen, and procbot's ``start``, have returned) before it sets the new argv's
+    place in /proc/<pid>/cmdline. Such a process is read again until its argv is there, so a
+    count taken right after a start is not short by one on a loaded machine.
+    """
     found = []
     for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+        if pid.isdigit() and _cmdline_holds(int(pid), tag.encode()):
+            found.append(int(pid))
+    return found
+
+
+def _cmdline_holds(pid: int, tag: bytes) -> bool:
+    deadline = time.monotonic() + 1.0
+    while True:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 data = f.read()
             with open(f"/proc/{pid}/stat") as f:
-                zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+                fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
-            continue
-        if tag.encode() in data and not zombie:
-            found.append(int(pid))
-    return found
+            return False
+        if fields[0] == "Z":
+            return False
+        if data or int(fields[6]) & _PF_KTHREAD or time.monotonic() > deadline:
+            return tag in data
+        time.sleep(0.001)  # between exec's pipe and its argv: read again
 
 
 def count_tagged(tag: str) -> int:
