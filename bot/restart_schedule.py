@@ -23,8 +23,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.cron import next_fire, trigger
+from bot.job_handoff import JobHandoff
 from core.clock import Clock
-from core.errors import ProcbotError
 from core.process.states import STARTED_STATES
 from core.process.supervisor import Supervisor
 from core.spec import Config
@@ -49,8 +49,7 @@ class RestartSchedule:
         #: program -> (cron, time zone) of its job
         self.schedules: dict[str, tuple[str, str]] = {}
         self.triggers: dict[str, CronTrigger] = {}
-        self._fires: asyncio.Queue[str] = asyncio.Queue()
-        self._worker: asyncio.Task[None] | None = None
+        self.jobs = JobHandoff(self.fire, "restart-cron")
 
     # -- lifecycle -------------------------------------------------------
     async def start(self) -> None:
@@ -62,10 +61,7 @@ class RestartSchedule:
         self.scheduler = None
         self.schedules.clear()
         self.triggers.clear()
-        if self._worker is not None:
-            self._worker.cancel()
-            await asyncio.gather(self._worker, return_exceptions=True)
-            self._worker = None
+        await self.jobs.stop()
 
     def sync(self, config: Config) -> None:
         """One job per program with a ``restart_cron`` (per instance: each is a program of its own): add,
@@ -79,7 +75,7 @@ class RestartSchedule:
             if name in self.schedules:
                 continue
             trig = trigger(cron, tz)  # checked by check-config (bot.schedule_check): parses
-            self._scheduler().add_job(self._on_fire, trig, args=[name], id=job_id(name), coalesce=True,
+            self._scheduler().add_job(self.jobs.fire, trig, args=[name], id=job_id(name), coalesce=True,
                                       max_instances=1, misfire_grace_time=MISFIRE_GRACE)
             self.schedules[name], self.triggers[name] = (cron, tz), trig
 
@@ -87,22 +83,8 @@ class RestartSchedule:
         if self.scheduler is None:
             self.scheduler = AsyncIOScheduler(timezone=UTC, event_loop=asyncio.get_running_loop())
             self.scheduler.start()
-            self._worker = asyncio.create_task(self._work(), name="restart-cron")
+            self.jobs.start()
         return self.scheduler
-
-    async def _on_fire(self, name: str) -> None:
-        """APScheduler's job: hand over to our own task (APScheduler owns no work of ours)."""
-        self._fires.put_nowait(name)
-
-    async def _work(self) -> None:
-        while True:
-            name = await self._fires.get()
-            try:
-                await self.fire(name)
-            except ProcbotError as e:
-                log.error("restart_cron of %s failed: %s", name, e)
-            finally:
-                self._fires.task_done()
 
     # -- firing ----------------------------------------------------------
     async def fire(self, name: str) -> bool:
@@ -119,7 +101,7 @@ class RestartSchedule:
 
     async def settled(self) -> None:
         """Every due restart handed over so far is done (tests)."""
-        await self._fires.join()
+        await self.jobs.settled()
 
     def next_fire_time(self, name: str, after: float | None = None) -> float | None:
         """When ``name`` is restarted next (epoch seconds), judged by the injected clock."""

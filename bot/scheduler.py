@@ -34,11 +34,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.cron import last_fire, next_fire, trigger
+from bot.job_handoff import JobHandoff
 from core.alerts.messages import digest_reply
 from core.alerts.outbox import Outbox
 from core.clock import Clock
 from core.digest.builder import DigestBuilder
-from core.errors import ProcbotError
 from core.reply import Reply, Tone
 from core.spec import DigestSpec
 from core.store.digest_runs import DigestRuns
@@ -85,8 +85,7 @@ class DigestScheduler:
         self.runs = DigestRuns(registry)
         self.clock = clock
         self.scheduler: AsyncIOScheduler | None = None
-        self._fires: asyncio.Queue[str] = asyncio.Queue()
-        self._worker: asyncio.Task[None] | None = None
+        self.jobs = JobHandoff(self._handle, "digests")
         #: set on a fleet front (bot.fleet.install): digests cover every host
         self.gather: DigestGatherer | None = None
 
@@ -95,40 +94,28 @@ class DigestScheduler:
         self.scheduler = AsyncIOScheduler(timezone=UTC, event_loop=asyncio.get_running_loop())
         for name, trig in self.triggers.items():
             grace = self.specs[name].grace
-            self.scheduler.add_job(self._on_fire, trig, args=[name], id=f"digest:{name}", coalesce=True,
+            self.scheduler.add_job(self.jobs.fire, trig, args=[name], id=f"digest:{name}", coalesce=True,
                                    max_instances=1, misfire_grace_time=max(1, int(grace)))
         # first roll at once, in our worker: after an upgrade it folds the whole history (seconds) before
         # anyone asks for a digest
-        self.scheduler.add_job(self._on_fire, IntervalTrigger(seconds=ROLLUP_EVERY), args=[_ROLLUP],
+        self.scheduler.add_job(self.jobs.fire, IntervalTrigger(seconds=ROLLUP_EVERY), args=[_ROLLUP],
                                id="sample-rollup", coalesce=True, max_instances=1, next_run_time=datetime.now(UTC))
         self.scheduler.start()
-        self._worker = asyncio.create_task(self._work(), name="digests")
+        self.jobs.start()
         await self.catch_up()
 
     async def stop(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.scheduler = None
-        if self._worker is not None:
-            self._worker.cancel()
-            await asyncio.gather(self._worker, return_exceptions=True)
-            self._worker = None
+        await self.jobs.stop()
 
-    async def _on_fire(self, name: str) -> None:
-        """APScheduler's job: hand over to our own task (APScheduler owns no work of ours)."""
-        self._fires.put_nowait(name)
-
-    async def _work(self) -> None:
-        while True:
-            name = await self._fires.get()
-            try:
-                if name == _ROLLUP:
-                    await self.rollup.roll(self.clock.time())
-                else:
-                    await asyncio.sleep(self.build_delay)  # let the scanner write the minute that just ended
-                    await self.fire(name)
-            except ProcbotError as e:
-                log.error("digest %s failed: %s", name, e)
+    async def _handle(self, name: str) -> None:
+        if name == _ROLLUP:
+            await self.rollup.roll(self.clock.time())
+        else:
+            await asyncio.sleep(self.build_delay)  # let the scanner write the minute that just ended
+            await self.fire(name)
 
     # -- schedules -------------------------------------------------------
     def next_fire_time(self, name: str, after: float | None = None) -> float | None:
