@@ -32,7 +32,14 @@ async def test_dash_h_runs_a_command_on_another_host_through_the_local_daemon(ma
 
         await wait_until_true(front_knows_host_2, timeout=10)
         out = await asyncio.to_thread(cli, cfg, "-H", "host-2", "status", "api")
-        assert out.returncode == 0, out.stdout + out.stderr
+        assert out.returncode == 0, out.stdout + out.stderr  # up: starting or running
+
+        async def api_running_on_host_2() -> bool:  # host-2 may be heard of before api lasted min_uptime
+            nonlocal out
+            out = await asyncio.to_thread(cli, cfg, "-H", "host-2", "status", "api")
+            return "running" in out.stdout
+
+        await wait_until_true(api_running_on_host_2, timeout=10)
         assert "api" in out.stdout and "running" in out.stdout
         assert "host-2" in out.stdout
     finally:
